@@ -1,0 +1,41 @@
+"""The fixed (never searched) parts shared by the supernet and the standalone network."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from zodarts.space.operations import ReLUConvBN
+
+
+def stem(in_channels: int, C: int) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+
+
+class ResidualReduction(nn.Module):
+    """NAS-Bench-201's residual block between stages: stride 2, channels × 2."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, stride=2)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3)
+        self.downsample = nn.Sequential(nn.AvgPool2d(2, stride=2),
+                                        nn.Conv2d(c_in, c_out, 1, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.downsample(x) + self.conv_b(self.conv_a(x))
+
+
+class Head(nn.Module):
+    def __init__(self, C: int, num_classes: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(C)
+        self.classifier = nn.Linear(C, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.bn(x))
+        return self.classifier(x.mean(dim=(2, 3)))
+
+
+def stage_channels(C: int, num_stages: int) -> list[int]:
+    return [C * 2 ** s for s in range(num_stages)]

@@ -1,0 +1,103 @@
+"""The derived architecture: what a search returns and what ``build_network`` builds.
+
+A genotype names, for each of the three stages, its depth (number of cells) and the operation on
+each of the 6 edges of its (shared) cell. Edges are ordered by destination node:
+``1←0, 2←0, 2←1, 3←0, 3←1, 3←2``. Convolution edges carry their kernel (``conv_5x5``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from zodarts.errors import ConfigError
+from zodarts.space.operations import OPS
+
+FORMAT_VERSION = 1
+NUM_NODES = 4
+EDGES: tuple[tuple[int, int], ...] = tuple((j, i) for i in range(1, NUM_NODES) for j in range(i))
+NUM_STAGES = 3
+
+
+@dataclass(frozen=True)
+class StageGenotype:
+    depth: int
+    edges: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Genotype:
+    stages: tuple[StageGenotype, ...]
+    in_channels: int
+    num_classes: int
+    C: int = 16
+    image_size: int = 28
+
+    def __post_init__(self) -> None:
+        problems = []
+        if len(self.stages) != NUM_STAGES:
+            problems.append(f"expected {NUM_STAGES} stages, got {len(self.stages)}")
+        for s, stage in enumerate(self.stages):
+            if stage.depth < 1:
+                problems.append(f"stage {s}: depth must be >= 1, got {stage.depth}")
+            if len(stage.edges) != len(EDGES):
+                problems.append(f"stage {s}: expected {len(EDGES)} edges, got {len(stage.edges)}")
+            problems += [f"stage {s}: unknown operation {op!r} (known: {', '.join(OPS)})"
+                         for op in stage.edges if op not in OPS]
+        for field in ("in_channels", "num_classes", "C", "image_size"):
+            if getattr(self, field) < 1:
+                problems.append(f"{field} must be >= 1")
+        if problems:
+            raise ConfigError("invalid genotype: " + "; ".join(problems))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["stages"] = [{"depth": s.depth, "edges": list(s.edges)} for s in self.stages]
+        return {"format": FORMAT_VERSION, **d}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Genotype":
+        version = d.get("format")
+        if version != FORMAT_VERSION:
+            raise ConfigError(f"genotype format {version!r} is not supported "
+                              f"(this zodarts reads format {FORMAT_VERSION})")
+        try:
+            stages = tuple(StageGenotype(int(s["depth"]), tuple(s["edges"])) for s in d["stages"])
+            return cls(stages, int(d["in_channels"]), int(d["num_classes"]), int(d["C"]),
+                       int(d.get("image_size", 28)))
+        except (KeyError, TypeError, ValueError) as err:
+            raise ConfigError(f"malformed genotype: {err!r}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> "Genotype":
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"genotype is not valid JSON: {err}") from None
+
+    def save(self, path: str | Path) -> None:
+        from zodarts.utils.io import atomic_write_text
+        atomic_write_text(path, self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Genotype":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"genotype file not found: {path}")
+        try:
+            return cls.from_json(path.read_text())
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
+
+    def describe(self) -> str:
+        """One line per stage, e.g. ``stage 1 (C=32, 2 cells): 1←0 conv_3x3, ...``."""
+        lines = []
+        for s, stage in enumerate(self.stages):
+            edges = ", ".join(f"{i}←{j} {op}" for (j, i), op in zip(EDGES, stage.edges))
+            lines.append(f"stage {s} (C={self.C * 2 ** s}, {stage.depth} "
+                         f"cell{'s' if stage.depth > 1 else ''}): {edges}")
+        return "\n".join(lines)

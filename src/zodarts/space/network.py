@@ -1,0 +1,52 @@
+"""The standalone network a genotype describes: only the chosen ops, affine BN, plain forward."""
+
+from __future__ import annotations
+
+from typing import List
+
+import torch
+from torch import nn
+
+from zodarts.space.blocks import Head, ResidualReduction, stage_channels, stem
+from zodarts.space.genotype import EDGES, NUM_NODES, Genotype
+from zodarts.space.operations import build_op
+
+
+class FixedCell(nn.Module):
+    def __init__(self, C: int, edges: tuple[str, ...]):
+        super().__init__()
+        kept = [(edge, op) for edge, op in zip(EDGES, edges) if op != "none"]
+        self.ops = nn.ModuleList(build_op(op, C, affine=True) for _, op in kept)
+        # Plain int lists keep the forward TorchScript-friendly.
+        self.src: List[int] = [j for (j, _), _ in kept]
+        self.dst: List[int] = [i for (_, i), _ in kept]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        zero = torch.zeros_like(x)
+        nodes: List[torch.Tensor] = [x] + [zero] * (NUM_NODES - 1)
+        # Edges are ordered by destination, so every source is complete when it is read.
+        for k, op in enumerate(self.ops):
+            nodes[self.dst[k]] = nodes[self.dst[k]] + op(nodes[self.src[k]])
+        return nodes[NUM_NODES - 1]
+
+
+class Network(nn.Module):
+    def __init__(self, genotype: Genotype):
+        super().__init__()
+        self.genotype = genotype
+        channels = stage_channels(genotype.C, len(genotype.stages))
+        self.stem = stem(genotype.in_channels, genotype.C)
+        layers: list[nn.Module] = []
+        for s, stage in enumerate(genotype.stages):
+            if s > 0:
+                layers.append(ResidualReduction(channels[s - 1], channels[s]))
+            layers += [FixedCell(channels[s], stage.edges) for _ in range(stage.depth)]
+        self.layers = nn.Sequential(*layers)
+        self.head = Head(channels[-1], genotype.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.layers(self.stem(x)))
+
+
+def build_network(genotype: Genotype) -> Network:
+    return Network(genotype)

@@ -1,0 +1,271 @@
+"""The size-variable supernet: every edge mixes all operations, every conv mixes its kernels,
+every stage mixes its depths.
+
+The space only builds the network and derives genotypes; how α moves is a searcher's business.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from zodarts.space.blocks import Head, ResidualReduction, stage_channels, stem
+from zodarts.space.genotype import EDGES, NUM_NODES, NUM_STAGES, Genotype, StageGenotype
+from zodarts.space.operations import (KERNEL_SIZES, OP_NAMES, PHASE1_KERNEL, KernelVariableConv,
+                                      build_op, conv_name)
+from zodarts.space.resources import fixed_params, op_params
+
+CONV = OP_NAMES.index("conv_kxk")
+NONE = OP_NAMES.index("none")
+# α rows are scaled by this much over the rest when pinned to a genotype, so every relaxation
+# (sparsemax, entmax-1.5 and even softmax in float32) gives an exactly one-hot distribution.
+_PIN_GAP = 1e4
+
+
+def _relaxation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    if name == "softmax":
+        return lambda z: torch.softmax(z, dim=-1)
+    if name == "sparsemax":
+        from entmax import sparsemax
+        return lambda z: sparsemax(z, dim=-1)
+    if name == "entmax15":
+        from entmax import entmax15
+        return lambda z: entmax15(z, dim=-1)
+    raise ValueError(f"unknown relaxation {name!r}: use sparsemax, softmax or entmax15")
+
+
+RELAXATIONS = ("sparsemax", "softmax", "entmax15")
+
+
+class MixedEdge(nn.Module):
+    def __init__(self, C: int):
+        super().__init__()
+        self.ops = nn.ModuleList(
+            KernelVariableConv(C) if name == "conv_kxk" else build_op(name, C, affine=False)
+            for name in OP_NAMES)
+
+    def forward(self, x, op_w, op_on, k_w, k_on):
+        out = 0
+        for o, (op, w, on) in enumerate(zip(self.ops, op_w, op_on)):
+            # Exact zeros (sparsemax) contribute nothing and, under sparsemax's Jacobian, no
+            # gradient to α either: skipping them is free and exact. `none` is always zero.
+            if not on or o == NONE:
+                continue
+            y = op(x, k_w, k_on) if o == CONV else op(x)
+            out = out + w * y
+        if isinstance(out, int):  # every weight zero or `none`
+            return torch.zeros_like(x)
+        return out
+
+
+class SearchCell(nn.Module):
+    def __init__(self, C: int):
+        super().__init__()
+        self.edges = nn.ModuleList(MixedEdge(C) for _ in EDGES)
+
+    def forward(self, x, op_w, op_on, k_w, k_on):
+        nodes = [x]
+        for i in range(1, NUM_NODES):
+            node = 0
+            for e, (j, dst) in enumerate(EDGES):
+                if dst == i:
+                    node = node + self.edges[e](nodes[j], op_w[e], op_on[e],
+                                                None if k_w is None else k_w[e],
+                                                None if k_on is None else k_on[e])
+            nodes.append(node)
+        return nodes[-1]
+
+
+class SuperNet(nn.Module):
+    """A NAS-Bench-201-style supernet with size-variable stages.
+
+    Architecture parameters (``alpha_op`` 18×5, ``alpha_kernel`` 18×3, ``alpha_depth``
+    3×cells_per_stage) are kept apart from the weights: see ``arch_parameters()`` and
+    ``weight_parameters()``. Before ``enable_size_search()`` the conv op is 7×7 only and every
+    stage runs all of its cells; ``arch_parameters()`` then holds ``alpha_op`` alone.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, C: int = 16, cells_per_stage: int = 3,
+                 relax: str = "sparsemax", image_size: int = 28, temperature: float = 1.0):
+        super().__init__()
+        if relax not in RELAXATIONS:
+            raise ValueError(f"unknown relaxation {relax!r}: use one of {', '.join(RELAXATIONS)}")
+        if cells_per_stage < 1:
+            raise ValueError("cells_per_stage must be >= 1")
+        self.in_channels, self.num_classes, self.C = in_channels, num_classes, C
+        self.cells_per_stage, self.image_size, self.relax = cells_per_stage, image_size, relax
+        self.temperature = float(temperature)
+        self._relax = _relaxation(relax)
+        self.size_search = False
+
+        self.channels = stage_channels(C, NUM_STAGES)
+        self.stem = stem(in_channels, C)
+        self.reductions = nn.ModuleList(ResidualReduction(a, b)
+                                        for a, b in zip(self.channels, self.channels[1:]))
+        self.stages = nn.ModuleList(nn.ModuleList(SearchCell(c) for _ in range(cells_per_stage))
+                                    for c in self.channels)
+        self.head = Head(self.channels[-1], num_classes)
+
+        rows = NUM_STAGES * len(EDGES)
+        self.alpha_op = nn.Parameter(1e-3 * torch.randn(rows, len(OP_NAMES)))
+        self.alpha_kernel = nn.Parameter(torch.zeros(rows, len(KERNEL_SIZES)))
+        self.alpha_depth = nn.Parameter(torch.zeros(NUM_STAGES, cells_per_stage))
+
+    # ---- parameters -------------------------------------------------------------------------
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """The architecture parameters that are active in the current phase."""
+        if self.size_search:
+            return [self.alpha_op, self.alpha_kernel, self.alpha_depth]
+        return [self.alpha_op]
+
+    def all_arch_parameters(self) -> list[nn.Parameter]:
+        return [self.alpha_op, self.alpha_kernel, self.alpha_depth]
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        arch = {id(p) for p in self.all_arch_parameters()}
+        return [p for p in self.parameters() if id(p) not in arch]
+
+    def named_weight_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        arch = {id(p) for p in self.all_arch_parameters()}
+        return [(n, p) for n, p in self.named_parameters() if id(p) not in arch]
+
+    # ---- phases -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def enable_size_search(self, generator: torch.Generator | None = None) -> bool:
+        """Switch to the size-variable phase; returns False (and changes nothing) if already on."""
+        if self.size_search:
+            return False
+        for module in self.modules():
+            if isinstance(module, KernelVariableConv):
+                module.inherit_from_largest()
+        device = self.alpha_op.device
+        for alpha in (self.alpha_kernel, self.alpha_depth):
+            alpha.copy_(1e-3 * torch.randn(alpha.shape, generator=generator).to(device))
+        self.size_search = True
+        return True
+
+    # ---- relaxation -------------------------------------------------------------------------
+    def relaxed(self) -> dict[str, torch.Tensor | None]:
+        """Distributions per row: ``op`` (18×5), ``kernel`` (18×3) and ``depth`` (3×D), or None
+        for groups that are not active (phase 1: 7×7 kernels, full depth)."""
+        T = self.temperature
+        out = {"op": self._relax(self.alpha_op / T), "kernel": None, "depth": None}
+        if self.size_search:
+            out["kernel"] = self._relax(self.alpha_kernel / T)
+            out["depth"] = self._relax(self.alpha_depth / T)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.relaxed()
+        rows = len(EDGES)
+        # One host transfer per forward decides which ops run at all.
+        op_on = (w["op"] != 0).tolist()
+        k_on = None if w["kernel"] is None else (w["kernel"] != 0).tolist()
+        d_on = None if w["depth"] is None else (w["depth"] != 0).tolist()
+        x = self.stem(x)
+        for s, cells in enumerate(self.stages):
+            if s > 0:
+                x = self.reductions[s - 1](x)
+            sl = slice(s * rows, (s + 1) * rows)
+            k_w = None if w["kernel"] is None else w["kernel"][sl]
+            k_s = None if k_on is None else k_on[sl]
+            if d_on is None:
+                for cell in cells:
+                    x = cell(x, w["op"][sl], op_on[sl], k_w, k_s)
+                continue
+            # Stage output = Σ_d p_d · (output after d cells); cells past the deepest depth with
+            # non-zero weight cannot contribute, so they are not run.
+            last = max(d for d, on in enumerate(d_on[s]) if on)
+            out = 0
+            for d in range(last + 1):
+                x = cells[d](x, w["op"][sl], op_on[sl], k_w, k_s)
+                if d_on[s][d]:
+                    out = out + w["depth"][s, d] * x
+            x = out
+        return self.head(x)
+
+    # ---- genotypes --------------------------------------------------------------------------
+    def genotype(self) -> Genotype:
+        ops = self.alpha_op.argmax(-1).tolist()
+        kernels = self.alpha_kernel.argmax(-1).tolist() if self.size_search else None
+        depths = self.alpha_depth.argmax(-1).tolist() if self.size_search else None
+        stages = []
+        for s in range(NUM_STAGES):
+            edges = []
+            for e in range(len(EDGES)):
+                r = s * len(EDGES) + e
+                op = OP_NAMES[ops[r]]
+                if op == "conv_kxk":
+                    op = conv_name(KERNEL_SIZES[kernels[r]] if kernels else PHASE1_KERNEL)
+                edges.append(op)
+            depth = depths[s] + 1 if depths else self.cells_per_stage
+            stages.append(StageGenotype(depth, tuple(edges)))
+        return Genotype(tuple(stages), self.in_channels, self.num_classes, self.C,
+                        self.image_size)
+
+    @torch.no_grad()
+    def set_architecture(self, genotype: Genotype) -> None:
+        """Set α so that every relaxed distribution is exactly one-hot on ``genotype``."""
+        self._check_compatible(genotype)
+        needs_size = any(s.depth != self.cells_per_stage for s in genotype.stages) or any(
+            op.startswith("conv_") and op != "conv_1x1" and op != conv_name(PHASE1_KERNEL)
+            for s in genotype.stages for op in s.edges)
+        if needs_size:
+            self.enable_size_search()
+        gap = _PIN_GAP * max(1.0, self.temperature)
+        for alpha in self.all_arch_parameters():
+            alpha.zero_()
+        for s, stage in enumerate(genotype.stages):
+            self.alpha_depth[s, stage.depth - 1] = gap
+            for e, op in enumerate(stage.edges):
+                r = s * len(EDGES) + e
+                if op in ("conv_1x1",) or not op.startswith("conv_"):
+                    self.alpha_op[r, OP_NAMES.index(op)] = gap
+                else:
+                    self.alpha_op[r, CONV] = gap
+                    self.alpha_kernel[r, KERNEL_SIZES.index(int(op.split("x")[-1]))] = gap
+
+    def _check_compatible(self, g: Genotype) -> None:
+        mine = (self.in_channels, self.num_classes, self.C)
+        if (g.in_channels, g.num_classes, g.C) != mine:
+            raise ValueError(f"genotype (in_channels, num_classes, C) = "
+                             f"{(g.in_channels, g.num_classes, g.C)} does not match the "
+                             f"supernet's {mine}")
+        if any(s.depth > self.cells_per_stage for s in g.stages):
+            raise ValueError(f"genotype is deeper than the supernet's {self.cells_per_stage} "
+                             "cells per stage")
+
+    # ---- resources --------------------------------------------------------------------------
+    def expected_params(self) -> torch.Tensor:
+        """E[parameter count of the derived network] under the relaxed weights (differentiable).
+
+        Each candidate's count comes from instantiating the real standalone module; with
+        one-hot weights this equals ``count_params(genotype)`` exactly.
+        """
+        # float64: counts reach millions, where float32 steps are already 0.25 parameters.
+        w = {k: None if v is None else v.double() for k, v in self.relaxed().items()}
+        device, f64 = self.alpha_op.device, torch.float64
+        rows = len(EDGES)
+        total = torch.tensor(float(fixed_params(self.in_channels, self.num_classes, self.C)),
+                             device=device, dtype=f64)
+        for s, C_s in enumerate(self.channels):
+            sl = slice(s * rows, (s + 1) * rows)
+            conv_counts = torch.tensor([float(op_params(conv_name(k), C_s)) for k in KERNEL_SIZES],
+                                       device=device, dtype=f64)
+            if w["kernel"] is None:
+                conv_expect = conv_counts[0].expand(rows)
+            else:
+                conv_expect = w["kernel"][sl] @ conv_counts
+            other = torch.tensor([0.0 if n == "conv_kxk" else float(op_params(n, C_s))
+                                  for n in OP_NAMES], device=device, dtype=f64)
+            p_op = w["op"][sl]
+            cell = (p_op @ other).sum() + (p_op[:, CONV] * conv_expect).sum()
+            if w["depth"] is None:
+                depth = torch.tensor(float(self.cells_per_stage), device=device, dtype=f64)
+            else:
+                depth = w["depth"][s] @ torch.arange(1, self.cells_per_stage + 1,
+                                                     dtype=f64, device=device)
+            total = total + depth * cell
+        return total
