@@ -1,0 +1,33 @@
+"""`zodarts search`: run (or resume) an architecture search."""
+
+from __future__ import annotations
+
+from zodarts.commands.common import add_search_arguments, default_out, search_config_from_args
+from zodarts.search.loop import run_search
+
+
+def register(sub) -> None:
+    p = sub.add_parser("search", help="search an architecture (writes genotype.json)",
+                       description="Search an architecture on a dataset and write the run folder "
+                       "(config.yaml, search/log.jsonl, search/alphas.jsonl, checkpoint, "
+                       "genotype.json, genotype_best.json).")
+    add_search_arguments(p, default_preset=None)
+    p.add_argument("--out", help="run folder (default runs/<time>-<dataset>-<method>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the search in --out from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bars, log lines only")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    if args.resume:
+        if not args.out:
+            from zodarts.errors import ConfigError
+            raise ConfigError("--resume needs --out DIR (the run folder to continue)")
+        result = run_search(None, args.out, resume=True, progress=not args.quiet)
+    else:
+        config = search_config_from_args(args)
+        result = run_search(config, args.out or default_out(config), progress=not args.quiet)
+    print(f"genotype: {result.out / 'genotype.json'}")
+    print(result.genotype.describe())
+    return 0

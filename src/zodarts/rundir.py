@@ -1,0 +1,31 @@
+"""The layout of a run directory, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    root: Path
+
+    def __init__(self, root: str | Path):
+        object.__setattr__(self, "root", Path(root))
+
+    config = property(lambda self: self.root / "config.yaml")
+    environment = property(lambda self: self.root / "environment.json")
+    genotype = property(lambda self: self.root / "genotype.json")
+    genotype_best = property(lambda self: self.root / "genotype_best.json")
+    search_dir = property(lambda self: self.root / "search")
+    search_log = property(lambda self: self.root / "search" / "log.jsonl")
+    alphas = property(lambda self: self.root / "search" / "alphas.jsonl")
+    search_checkpoint = property(lambda self: self.root / "search" / "checkpoint.pt")
+    train_dir = property(lambda self: self.root / "train")
+    train_config = property(lambda self: self.root / "train" / "config.yaml")
+    train_log = property(lambda self: self.root / "train" / "log.jsonl")
+    train_best = property(lambda self: self.root / "train" / "best.pt")
+    train_last = property(lambda self: self.root / "train" / "last.pt")
+    eval = property(lambda self: self.root / "eval.json")
+    report_dir = property(lambda self: self.root / "report")
+    export_dir = property(lambda self: self.root / "export")

@@ -1,0 +1,284 @@
+"""The search loop shared by every searcher: data, epochs, schedules, logs, checkpoints, resume.
+
+Each epoch's batches depend only on (seed, epoch), and the checkpoint written at the end of every
+epoch holds all state (weights, α, optimizers, scheduler, searcher, RNGs), so a run killed at any
+point and resumed reproduces the uninterrupted run exactly on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from tqdm.auto import tqdm
+
+from zodarts.config import SearchConfig, load_config, save_config
+from zodarts.data import BatchIterator, CropFlip, Normalizer, load_dataset, search_split
+from zodarts.errors import ConfigError, SearchDiverged
+from zodarts.rundir import RunPaths
+from zodarts.search.base import NonFiniteLoss, SearchContext, Searcher
+from zodarts.search.registry import get_searcher
+from zodarts.search.schedule import size_phase_at, temperature_at
+from zodarts.space import OP_NAMES, Genotype, SuperNet, resolve_budget
+from zodarts.train.metrics import batch_accuracy, make_criterion
+from zodarts.utils.io import append_jsonl, atomic_torch_save, atomic_write_text, read_jsonl, \
+    write_jsonl
+from zodarts.utils.runtime import environment, resolve_device, rng_state, seed_everything, \
+    set_rng_state
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class SearchResult:
+    genotype: Genotype
+    best_genotype: Genotype
+    history: list[dict] = field(default_factory=list)
+    out: Path | None = None
+    budget: tuple[float, float] | None = None
+    seconds: float = 0.0
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class SearchLoop:
+    def __init__(self, config: SearchConfig, out: str | Path, progress: bool = True,
+                 log: Callable[[str], None] | None = _stderr):
+        self.config, self.paths = config, RunPaths(out)
+        self.progress, self.log = progress, log or (lambda message: None)
+        self.searcher_cls: type[Searcher] = get_searcher(config.method)
+        self.searcher_cls.parse_options(config.options)  # fail on bad options before any work
+        self.device = resolve_device(config.device)
+
+    # ---- set-up -----------------------------------------------------------------------------
+    def _build(self) -> None:
+        c = self.config
+        seed_everything(c.seed, c.deterministic)
+        dataset = load_dataset(c.dataset, c.data_root)
+        self.dataset = dataset
+        weights_half, arch_half = search_split(dataset, c.seed)
+        batch_size = min(c.batch_size, len(weights_half), len(arch_half))
+        normalizer = Normalizer.from_split(weights_half)
+        augment = CropFlip(padding=max(1, dataset.image_size // 8))
+        self.train_batches = BatchIterator(weights_half, batch_size, self.device, normalizer,
+                                           augment=augment, shuffle=True, drop_last=True,
+                                           seed=c.seed)
+        self.arch_batches = BatchIterator(arch_half, batch_size, self.device, normalizer,
+                                          augment=augment, shuffle=True, drop_last=True,
+                                          seed=c.seed + 1)
+        self.eval_batches = BatchIterator(arch_half, batch_size, self.device, normalizer,
+                                          augment=None, shuffle=False, seed=c.seed)
+        self.budget = resolve_budget(c.budget, c.params_min, c.params_max, dataset.channels,
+                                     dataset.classes, c.C, c.cells_per_stage)
+        relax = c.relax or self.searcher_cls.relax
+
+        def make_supernet() -> SuperNet:
+            return SuperNet(dataset.channels, dataset.classes, c.C, c.cells_per_stage, relax,
+                            dataset.image_size,
+                            temperature_at(0, c, self.searcher_cls.anneal)).to(self.device)
+
+        self.supernet = make_supernet()
+        self.weight_optimizer = torch.optim.SGD(
+            self.supernet.weight_parameters(), lr=c.w_lr, momentum=c.w_momentum,
+            nesterov=c.w_nesterov and c.w_momentum > 0, weight_decay=c.w_weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.weight_optimizer, T_max=c.epochs, eta_min=c.w_lr_min)
+        self.criterion = make_criterion(dataset.task)
+        generator = torch.Generator().manual_seed(c.seed + 12345)
+        self.searcher = self.searcher_cls(SearchContext(
+            self.supernet, self.weight_optimizer, c, self.budget, self.criterion, self.device,
+            generator, make_supernet))
+
+    # ---- checkpoints ------------------------------------------------------------------------
+    def _save_checkpoint(self, next_epoch: int, best: dict) -> None:
+        atomic_torch_save(self.paths.search_checkpoint, {
+            "version": CHECKPOINT_VERSION,
+            "next_epoch": next_epoch,
+            "supernet": self.supernet.state_dict(),
+            "size_search": self.supernet.size_search,
+            "temperature": self.supernet.temperature,
+            "weight_optimizer": self.weight_optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "searcher": self.searcher.state_dict(),
+            "searcher_generator": self.searcher.ctx.generator.get_state(),
+            "rng": rng_state(),
+            "best": best,
+        })
+
+    def _load_checkpoint(self) -> tuple[int, dict]:
+        try:
+            state = torch.load(self.paths.search_checkpoint, map_location=self.device,
+                               weights_only=False)
+        except Exception as err:  # truncated or foreign file
+            raise ConfigError(f"cannot read checkpoint {self.paths.search_checkpoint}: {err}; "
+                              "it may be damaged — start a new search in another --out") from None
+        if state.get("version") != CHECKPOINT_VERSION:
+            raise ConfigError(f"checkpoint {self.paths.search_checkpoint} has version "
+                              f"{state.get('version')}, this zodarts reads {CHECKPOINT_VERSION}")
+        self.supernet.size_search = state["size_search"]
+        self.supernet.temperature = state["temperature"]
+        self.supernet.load_state_dict(state["supernet"])
+        self.weight_optimizer.load_state_dict(state["weight_optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.searcher.load_state_dict(state["searcher"])
+        self.searcher.ctx.generator.set_state(state["searcher_generator"])
+        set_rng_state(state["rng"])
+        return state["next_epoch"], state["best"]
+
+    # ---- one epoch --------------------------------------------------------------------------
+    def _arch_stream(self, epoch: int) -> Iterator:
+        # Architecture batches for epoch e depend on e alone, however many are drawn.
+        k = 0
+        while True:
+            yield from self.arch_batches.epoch(epoch * 100_003 + k)
+            k += 1
+
+    def _train_epoch(self, epoch: int) -> dict[str, float]:
+        c = self.config
+        steps = len(self.train_batches)
+        if c.steps_per_epoch:
+            steps = min(steps, c.steps_per_epoch)
+        arch_stream = self._arch_stream(epoch)
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        bar = tqdm(total=steps, desc=f"search {epoch + 1}/{c.epochs}", leave=False,
+                   disable=not self.progress, file=sys.stderr, dynamic_ncols=True)
+        try:
+            for i, batch in enumerate(self.train_batches.epoch(epoch)):
+                if i >= steps:
+                    break
+                try:
+                    stats = self.searcher.step(batch, next(arch_stream))
+                except NonFiniteLoss as err:
+                    self._diverged(epoch, i, str(err))
+                for key, value in stats.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                    counts[key] = counts.get(key, 0) + 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{stats['train_loss']:.3f}", acc=f"{stats['train_acc']:.3f}",
+                                T=f"{self.supernet.temperature:.3g}", refresh=False)
+        finally:
+            bar.close()
+        return {key: sums[key] / counts[key] for key in sums}
+
+    def _diverged(self, epoch: int, step: int, why: str) -> None:
+        kept = (f"the last good checkpoint {self.paths.search_checkpoint} is kept (it continues "
+                f"from epoch {epoch + 1})" if self.paths.search_checkpoint.exists()
+                else "no epoch had finished, so there is no checkpoint")
+        raise SearchDiverged(f"{why} at epoch {epoch + 1}, step {step + 1}: the search diverged; "
+                             f"{kept}. Lower the learning rates (w_lr, a_lr) or check the data.")
+
+    @torch.no_grad()
+    def _evaluate(self) -> tuple[float, float]:
+        self.supernet.eval()
+        loss_sum = acc_sum = n = 0.0
+        for i, (x, y) in enumerate(self.eval_batches.epoch(0)):
+            if self.config.eval_batches and i >= self.config.eval_batches:
+                break
+            logits = self.supernet(x)
+            loss_sum += self.criterion(logits, y).item() * len(x)
+            acc_sum += batch_accuracy(logits, y).item() * len(x)
+            n += len(x)
+        return loss_sum / max(n, 1), acc_sum / max(n, 1)
+
+    def _architecture_record(self, epoch: int) -> tuple[dict, dict]:
+        with torch.no_grad():
+            w = self.supernet.relaxed()
+            expected = self.supernet.expected_params().item()
+            op = w["op"]
+            entropy = -(op * torch.log(op.clamp_min(1e-12))).sum(-1).mean().item()
+        argmax = op.argmax(-1)
+        share = {name: (argmax == OP_NAMES.index(name)).float().mean().item()
+                 for name in ("none", "skip_connect")}
+        genotype = self.searcher.genotype()
+        alphas = {"epoch": epoch, "temperature": self.supernet.temperature,
+                  **{k: None if v is None else v.cpu().tolist() for k, v in w.items()},
+                  "genotype": genotype.to_dict()}
+        summary = {"expected_params": expected, "share_none": share["none"],
+                   "share_skip": share["skip_connect"], "alpha_entropy": entropy}
+        return alphas, summary
+
+    # ---- the run ----------------------------------------------------------------------------
+    def run(self, resume: bool = False) -> SearchResult:
+        paths, c = self.paths, self.config
+        self._build()
+        if resume:
+            start, best = self._load_checkpoint()
+            # Anything logged after the checkpoint is redone, so it must not appear twice.
+            write_jsonl(paths.search_log, [r for r in read_jsonl(paths.search_log)
+                                           if r["epoch"] < start])
+            write_jsonl(paths.alphas, [r for r in read_jsonl(paths.alphas) if r["epoch"] < start])
+            self.log(f"resuming {paths.root} at epoch {start + 1}/{c.epochs}")
+        else:
+            start, best = 0, {"val_acc": -math.inf, "epoch": None, "genotype": None}
+            paths.search_dir.mkdir(parents=True, exist_ok=True)
+            for stale in (paths.search_log, paths.alphas):
+                stale.unlink(missing_ok=True)
+            save_config(c, paths.config)
+            atomic_write_text(paths.environment, json.dumps(
+                {**environment(), "device": str(self.device)}, indent=2) + "\n")
+        began = time.perf_counter()
+        for epoch in range(start, c.epochs):
+            tic = time.perf_counter()
+            self.supernet.temperature = temperature_at(epoch, c, self.searcher_cls.anneal)
+            if size_phase_at(epoch, c, self.searcher_cls.size_search) and \
+                    not self.supernet.size_search:
+                self.supernet.enable_size_search(torch.Generator().manual_seed(c.seed + 777))
+                self.searcher.on_size_search()
+            train = self._train_epoch(epoch)
+            self.scheduler.step()
+            val_loss, val_acc = self._evaluate()
+            alphas, arch = self._architecture_record(epoch)
+            record = {"epoch": epoch, "phase": 2 if self.supernet.size_search else 1,
+                      "temperature": self.supernet.temperature, **train,
+                      "val_loss": val_loss, "val_acc": val_acc, **arch,
+                      "lr": self.weight_optimizer.param_groups[0]["lr"],
+                      "seconds": time.perf_counter() - tic}
+            if val_acc > best["val_acc"]:
+                best = {"val_acc": val_acc, "epoch": epoch, "genotype": alphas["genotype"]}
+            append_jsonl(paths.search_log, record)
+            append_jsonl(paths.alphas, alphas)
+            self._save_checkpoint(epoch + 1, best)
+            self.log(_epoch_line(record, c.epochs, self.budget))
+        genotype = self.searcher.genotype()
+        best_genotype = Genotype.from_dict(best["genotype"]) if best["genotype"] else genotype
+        genotype.save(paths.genotype)
+        best_genotype.save(paths.genotype_best)
+        return SearchResult(genotype, best_genotype, read_jsonl(paths.search_log), paths.root,
+                            self.budget, time.perf_counter() - began)
+
+
+def _epoch_line(r: dict, epochs: int, budget) -> str:
+    band = "" if budget is None else f" band [{budget[0]:,.0f}, {budget[1]:,.0f}]"
+    return (f"epoch {r['epoch'] + 1}/{epochs} phase {r['phase']} T={r['temperature']:.3g} "
+            f"train loss {r['train_loss']:.3f} acc {r['train_acc']:.3f} | "
+            f"val loss {r['val_loss']:.3f} acc {r['val_acc']:.3f} | "
+            f"E[params] {r['expected_params']:,.0f}{band} | {r['seconds']:.1f}s")
+
+
+def run_search(config: SearchConfig | None, out: str | Path, resume: bool = False,
+               progress: bool = True, log: Callable[[str], None] | None = _stderr
+               ) -> SearchResult:
+    """Run (or, with ``resume``, continue) a search into ``out``.
+
+    A resumed run always uses the config saved in ``out`` (``config`` may then be None): the
+    schedules depend on it, so changing it midway could not reproduce anything.
+    """
+    paths = RunPaths(out)
+    if resume:
+        if not paths.search_checkpoint.exists():
+            raise ConfigError(f"nothing to resume in {paths.root}: {paths.search_checkpoint} "
+                              "does not exist; run without --resume")
+        config = load_config(SearchConfig, paths.config)
+    elif paths.search_checkpoint.exists():
+        raise ConfigError(f"{paths.root} already holds a search; continue it with --resume or "
+                          "choose another --out")
+    return SearchLoop(config, out, progress, log).run(resume)

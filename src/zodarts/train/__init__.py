@@ -1,0 +1,1 @@
+"""Retraining a genotype from scratch and measuring it."""
