@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except ZodartsError as err:
         print(f"zodarts {args.command}: error: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # e.g. `zodarts datasets --json | head`: the reader left early
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"zodarts {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,76 @@
+"""Shared test helpers: small synthetic datasets in MedMNIST layout, whole or deliberately broken.
+
+``make_arrays`` builds the six arrays; ``make_npz`` writes them (after ``drop``/``replace``
+edits) to a file. Both are plain functions so any test module can import them
+(``from conftest import make_npz``) and are also offered as fixtures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pytest
+import torch
+
+# The suite's networks are tiny: one thread is as fast as two and immune to the huge slow-downs
+# of oversubscribed OpenMP threads when the machine is busy.
+torch.set_num_threads(1)
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def make_arrays(sizes: Sequence[int] = (40, 8, 16), *, channels: int = 1, image_size: int = 28,
+                classes: int = 2, multi_label: int | None = None, flat_labels: bool = False,
+                seed: int = 0) -> dict[str, np.ndarray]:
+    """Six arrays in MedMNIST layout: uint8 images (n, H, W) or (n, H, W, 3); labels (n, 1)
+    (``flat_labels``: (n,)), or (n, L) 0/1 with ``multi_label=L``. Every class appears in every
+    split (labels cycle through the classes), so class counts are predictable."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, n in zip(SPLIT_NAMES, sizes):
+        shape = (n, image_size, image_size) + ((3,) if channels == 3 else ())
+        arrays[f"{split}_images"] = rng.integers(0, 256, shape, dtype=np.uint8)
+        if multi_label:
+            labels = rng.integers(0, 2, (n, multi_label), dtype=np.uint8)
+        else:
+            labels = (np.arange(n) % classes).astype(np.uint8)
+            labels = labels if flat_labels else labels[:, None]
+        arrays[f"{split}_labels"] = labels
+    return arrays
+
+
+def make_npz(path: str | Path, sizes: Sequence[int] = (40, 8, 16), *,
+             drop: Sequence[str] = (), replace: Mapping[str, np.ndarray] | None = None,
+             compressed: bool = False, **kwargs) -> Path:
+    """Write a synthetic MedMNIST-layout file (see :func:`make_arrays` for ``kwargs``).
+
+    ``drop`` removes arrays by name; ``replace`` swaps in arrays (wrong dtype, shape, ...).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = make_arrays(sizes, **kwargs)
+    arrays.update(replace or {})
+    for key in drop:
+        arrays.pop(key)
+    (np.savez_compressed if compressed else np.savez)(path, **arrays)
+    return path
+
+
+@pytest.fixture
+def npz_factory(tmp_path):
+    """``npz_factory(name="toy", **make_npz_kwargs)`` → path of a new file under tmp_path."""
+    def factory(name: str = "toy", **kwargs) -> Path:
+        return make_npz(tmp_path / f"{name}.npz", **kwargs)
+    return factory
+
+
+@pytest.fixture
+def isolated_roots(tmp_path, monkeypatch):
+    """No real data leaks in: $MEDMNIST_ROOT unset and ~ pointed at an empty folder."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.delenv("MEDMNIST_ROOT", raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    return home
