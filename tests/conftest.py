@@ -74,3 +74,15 @@ def isolated_roots(tmp_path, monkeypatch):
     monkeypatch.delenv("MEDMNIST_ROOT", raising=False)
     monkeypatch.setenv("HOME", str(home))
     return home
+
+
+@pytest.fixture
+def medmnist_root() -> Path:
+    """The folder of real MedMNIST files ($MEDMNIST_ROOT); the test is skipped without it."""
+    import os
+
+    root = os.environ.get("MEDMNIST_ROOT")
+    if not root or not (Path(root) / "breastmnist.npz").is_file():
+        pytest.skip("MEDMNIST_ROOT not set (or without breastmnist.npz): real MedMNIST files "
+                    "unavailable")
+    return Path(root)

@@ -59,7 +59,8 @@ class SearchLoop:
         self.device = resolve_device(config.device)
 
     # ---- set-up -----------------------------------------------------------------------------
-    def _build(self) -> None:
+    def build(self) -> None:
+        """Load data, split it and build the supernet, optimizers and searcher."""
         c = self.config
         seed_everything(c.seed, c.deterministic)
         dataset = load_dataset(c.dataset, c.data_root)
@@ -209,22 +210,19 @@ class SearchLoop:
     # ---- the run ----------------------------------------------------------------------------
     def run(self, resume: bool = False) -> SearchResult:
         paths, c = self.paths, self.config
-        self._build()
-        if resume:
+        self.build()
+        if resume and paths.search_checkpoint.exists():
             start, best = self._load_checkpoint()
-            # Anything logged after the checkpoint is redone, so it must not appear twice.
-            write_jsonl(paths.search_log, [r for r in read_jsonl(paths.search_log)
-                                           if r["epoch"] < start])
-            write_jsonl(paths.alphas, [r for r in read_jsonl(paths.alphas) if r["epoch"] < start])
             self.log(f"resuming {paths.root} at epoch {start + 1}/{c.epochs}")
-        else:
+        else:  # a fresh run, or one killed before its first checkpoint
             start, best = 0, {"val_acc": -math.inf, "epoch": None, "genotype": None}
             paths.search_dir.mkdir(parents=True, exist_ok=True)
-            for stale in (paths.search_log, paths.alphas):
-                stale.unlink(missing_ok=True)
             save_config(c, paths.config)
             atomic_write_text(paths.environment, json.dumps(
                 {**environment(), "device": str(self.device)}, indent=2) + "\n")
+        # Anything logged after the checkpoint is redone, so it must not appear twice.
+        write_jsonl(paths.search_log, [r for r in read_jsonl(paths.search_log) if r["epoch"] < start])
+        write_jsonl(paths.alphas, [r for r in read_jsonl(paths.alphas) if r["epoch"] < start])
         began = time.perf_counter()
         for epoch in range(start, c.epochs):
             tic = time.perf_counter()
@@ -274,11 +272,11 @@ def run_search(config: SearchConfig | None, out: str | Path, resume: bool = Fals
     """
     paths = RunPaths(out)
     if resume:
-        if not paths.search_checkpoint.exists():
-            raise ConfigError(f"nothing to resume in {paths.root}: {paths.search_checkpoint} "
-                              "does not exist; run without --resume")
+        if not paths.config.exists():
+            raise ConfigError(f"nothing to resume in {paths.root}: no search was started there "
+                              f"({paths.config} does not exist); run without --resume")
         config = load_config(SearchConfig, paths.config)
-    elif paths.search_checkpoint.exists():
+    elif paths.config.exists():
         raise ConfigError(f"{paths.root} already holds a search; continue it with --resume or "
                           "choose another --out")
     return SearchLoop(config, out, progress, log).run(resume)

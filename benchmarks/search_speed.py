@@ -1,0 +1,109 @@
+"""Seconds per search step/epoch and achieved GFLOP/s of ZO-DARTS++'s search step.
+
+    python benchmarks/search_speed.py [--dataset breastmnist] [--steps 6] [--preset paper]
+
+Uses BreastMNIST from $MEDMNIST_ROOT when present, else the embedded digits. Times phase 1
+(α_op only, 7×7 convs, full depth) and phase 2 (size-variable) separately: the search step's
+cost changes at the switch. FLOPs are counted by torch's FlopCounterMode over one full round
+(M weight steps on the main network and the twin, plus the architecture step), forward and
+backward included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from zodarts.config import SEARCH_PRESETS, SearchConfig, make_config
+from zodarts.search.loop import SearchLoop
+
+
+def _default_dataset() -> str:
+    root = os.environ.get("MEDMNIST_ROOT")
+    return "breastmnist" if root and (Path(root) / "breastmnist.npz").exists() else "digits"
+
+
+def _batches(loop: SearchLoop):
+    epoch = 0
+    while True:
+        arch = loop._arch_stream(epoch)
+        for batch in loop.train_batches.epoch(epoch):
+            yield batch, next(arch)
+        epoch += 1
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure_phase(loop: SearchLoop, rounds: int) -> dict:
+    searcher, device = loop.searcher, loop.device
+    M = searcher.options.zo_steps
+    stream = _batches(loop)
+    for _ in range(M):  # warm-up round: allocations, momentum buffers, kernels
+        searcher.step(*next(stream))
+    with FlopCounterMode(display=False) as counter:
+        for _ in range(M):
+            searcher.step(*next(stream))
+    flops_per_round = counter.get_total_flops()
+    _sync(device)
+    tic = time.perf_counter()
+    for _ in range(rounds * M):
+        searcher.step(*next(stream))
+    _sync(device)
+    seconds = time.perf_counter() - tic
+    per_step = seconds / (rounds * M)
+    steps_per_epoch = len(loop.train_batches)
+    return {"sec_per_step": per_step, "steps_per_epoch": steps_per_epoch,
+            "sec_per_epoch": per_step * steps_per_epoch,
+            "gflop_per_round": flops_per_round / 1e9,
+            "gflops": flops_per_round * rounds / seconds / 1e9}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default=None)
+    parser.add_argument("--preset", default="paper", choices=sorted(SEARCH_PRESETS))
+    parser.add_argument("--rounds", type=int, default=1, help="timed rounds of M steps per phase")
+    parser.add_argument("--zo-steps", type=int, default=None, help="M (default: the preset's)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    dataset = args.dataset or _default_dataset()
+    options = {} if args.zo_steps is None else {"zo_steps": args.zo_steps}
+    config = make_config(SearchConfig, SEARCH_PRESETS, args.preset, dataset=dataset,
+                         method="zo-darts++", device=args.device, options=options)
+    with tempfile.TemporaryDirectory() as tmp:
+        loop = SearchLoop(config, tmp, progress=False, log=None)
+        loop.build()
+        results = {"phase1": measure_phase(loop, args.rounds)}
+        loop.supernet.enable_size_search(torch.Generator().manual_seed(0))
+        loop.searcher.on_size_search()
+        results["phase2"] = measure_phase(loop, args.rounds)
+    report = {"dataset": dataset, "device": str(loop.device), "C": config.C,
+              "cells_per_stage": config.cells_per_stage, "batch_size": config.batch_size,
+              "zo_steps": loop.searcher.options.zo_steps, "threads": torch.get_num_threads(),
+              **results}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"ZO-DARTS++ search step on {dataset} ({report['device']}, {report['threads']} threads), "
+          f"C={config.C}, {config.cells_per_stage} cells/stage, batch {config.batch_size}, "
+          f"M={report['zo_steps']}")
+    for phase in ("phase1", "phase2"):
+        r = results[phase]
+        print(f"  {phase}: {r['sec_per_step']:.3f} s/step, {r['sec_per_epoch']:.2f} s/epoch "
+              f"({r['steps_per_epoch']} steps), {r['gflop_per_round']:.1f} GFLOP/round, "
+              f"{r['gflops']:.1f} GFLOP/s")
+
+
+if __name__ == "__main__":
+    main()
