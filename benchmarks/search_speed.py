@@ -33,9 +33,8 @@ def _default_dataset() -> str:
 def _batches(loop: SearchLoop):
     epoch = 0
     while True:
-        arch = loop._arch_stream(epoch)
         for batch in loop.train_batches.epoch(epoch):
-            yield batch, next(arch)
+            yield batch, next(loop.arch_stream)
         epoch += 1
 
 

@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -75,6 +75,8 @@ class SearchLoop:
         self.arch_batches = BatchIterator(arch_half, batch_size, self.device, normalizer,
                                           augment=augment, shuffle=True, drop_last=True,
                                           seed=c.seed + 1)
+        # Architecture batches are drawn at their own pace; the stream's position is checkpointed.
+        self.arch_stream = self.arch_batches.infinite()
         self.eval_batches = BatchIterator(arch_half, batch_size, self.device, normalizer,
                                           augment=None, shuffle=False, seed=c.seed)
         self.budget = resolve_budget(c.budget, c.params_min, c.params_max, dataset.channels,
@@ -110,6 +112,7 @@ class SearchLoop:
             "scheduler": self.scheduler.state_dict(),
             "searcher": self.searcher.state_dict(),
             "searcher_generator": self.searcher.ctx.generator.get_state(),
+            "arch_stream": self.arch_stream.state(),
             "rng": rng_state(),
             "best": best,
         })
@@ -131,23 +134,16 @@ class SearchLoop:
         self.scheduler.load_state_dict(state["scheduler"])
         self.searcher.load_state_dict(state["searcher"])
         self.searcher.ctx.generator.set_state(state["searcher_generator"])
+        self.arch_stream = self.arch_batches.infinite(**state["arch_stream"])
         set_rng_state(state["rng"])
         return state["next_epoch"], state["best"]
 
     # ---- one epoch --------------------------------------------------------------------------
-    def _arch_stream(self, epoch: int) -> Iterator:
-        # Architecture batches for epoch e depend on e alone, however many are drawn.
-        k = 0
-        while True:
-            yield from self.arch_batches.epoch(epoch * 100_003 + k)
-            k += 1
-
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         c = self.config
         steps = len(self.train_batches)
         if c.steps_per_epoch:
             steps = min(steps, c.steps_per_epoch)
-        arch_stream = self._arch_stream(epoch)
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
         bar = tqdm(total=steps, desc=f"search {epoch + 1}/{c.epochs}", leave=False,
@@ -157,7 +153,7 @@ class SearchLoop:
                 if i >= steps:
                     break
                 try:
-                    stats = self.searcher.step(batch, next(arch_stream))
+                    stats = self.searcher.step(batch, next(self.arch_stream))
                 except NonFiniteLoss as err:
                     self._diverged(epoch, i, str(err))
                 for key, value in stats.items():
