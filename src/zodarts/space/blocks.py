@@ -19,7 +19,9 @@ class ResidualReduction(nn.Module):
         super().__init__()
         self.conv_a = ReLUConvBN(c_in, c_out, 3, stride=2)
         self.conv_b = ReLUConvBN(c_out, c_out, 3)
-        self.downsample = nn.Sequential(nn.AvgPool2d(2, stride=2),
+        # ceil_mode: the shortcut then has conv_a's size ⌈H/2⌉ for odd H too (28 → 14 → 7 never
+        # reduces an odd map, but a 30×30 or 50×50 input does).
+        self.downsample = nn.Sequential(nn.AvgPool2d(2, stride=2, ceil_mode=True),
                                         nn.Conv2d(c_in, c_out, 1, bias=False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

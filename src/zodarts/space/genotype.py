@@ -61,6 +61,9 @@ class Genotype:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Genotype":
+        if not isinstance(d, dict):
+            raise ConfigError(f"malformed genotype: expected a JSON object, got "
+                              f"{type(d).__name__}")
         version = d.get("format")
         if version != FORMAT_VERSION:
             raise ConfigError(f"genotype format {version!r} is not supported "
@@ -69,8 +72,10 @@ class Genotype:
             stages = tuple(StageGenotype(int(s["depth"]), tuple(s["edges"])) for s in d["stages"])
             return cls(stages, int(d["in_channels"]), int(d["num_classes"]), int(d["C"]),
                        int(d.get("image_size", 28)))
-        except (KeyError, TypeError, ValueError) as err:
-            raise ConfigError(f"malformed genotype: {err!r}") from None
+        except KeyError as err:
+            raise ConfigError(f"malformed genotype: missing field {err}") from None
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"malformed genotype: {err}") from None
 
     @classmethod
     def from_json(cls, text: str) -> "Genotype":
@@ -89,7 +94,9 @@ class Genotype:
         if not path.is_file():
             raise ConfigError(f"genotype file not found: {path}")
         try:
-            return cls.from_json(path.read_text())
+            return cls.from_json(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path}: cannot read genotype file: {err}") from None
         except ConfigError as err:
             raise ConfigError(f"{path}: {err}") from None
 

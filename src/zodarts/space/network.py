@@ -20,14 +20,15 @@ class FixedCell(nn.Module):
         # Plain int lists keep the forward TorchScript-friendly.
         self.src: List[int] = [j for (j, _), _ in kept]
         self.dst: List[int] = [i for (_, i), _ in kept]
+        self.num_nodes: int = NUM_NODES  # TorchScript cannot read module-level globals
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         zero = torch.zeros_like(x)
-        nodes: List[torch.Tensor] = [x] + [zero] * (NUM_NODES - 1)
+        nodes: List[torch.Tensor] = [x] + [zero] * (self.num_nodes - 1)
         # Edges are ordered by destination, so every source is complete when it is read.
         for k, op in enumerate(self.ops):
             nodes[self.dst[k]] = nodes[self.dst[k]] + op(nodes[self.src[k]])
-        return nodes[NUM_NODES - 1]
+        return nodes[self.num_nodes - 1]
 
 
 class Network(nn.Module):

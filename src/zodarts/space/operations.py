@@ -20,6 +20,9 @@ PHASE1_KERNEL = KERNEL_SIZES[0]
 
 
 class ReLUConvBN(nn.Sequential):
+    # TorchScript would otherwise compile the accessors below and reject `self[2]`'s type.
+    __jit_unused_properties__ = ["conv", "bn"]
+
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, affine: bool = True):
         super().__init__(
             nn.ReLU(inplace=False),

@@ -110,10 +110,12 @@ def resolve_budget(budget: str | None, params_min: float | None, params_max: flo
     if params_min is not None or params_max is not None:
         lo = 0.0 if params_min is None else float(params_min)
         hi = float("inf") if params_max is None else float(params_max)
-        if lo < 0 or hi <= lo:
-            raise ConfigError(f"--params-min/--params-max give an empty band [{lo}, {hi}]: "
-                              "the minimum must be >= 0 and below the maximum")
         extreme = _space_extremes(in_channels, num_classes, C, cells_per_stage)
+        if lo < 0 or hi <= lo:
+            raise ConfigError(f"--params-min/--params-max give an empty band [{lo:.0f}, "
+                              f"{hi:.0f}]: the minimum must be >= 0 and below the maximum "
+                              f"(networks of this space have between {extreme[0]} and "
+                              f"{extreme[1]} parameters)")
         if hi < extreme[0] or lo > extreme[1]:
             raise ConfigError(
                 f"impossible budget [{lo:.0f}, {hi:.0f}] parameters: networks of this space "

@@ -223,6 +223,8 @@ class SuperNet(nn.Module):
                 r = s * len(EDGES) + e
                 if op in ("conv_1x1",) or not op.startswith("conv_"):
                     self.alpha_op[r, OP_NAMES.index(op)] = gap
+                    # Unused, but one-hot too (the docstring's promise; entropy stays 0).
+                    self.alpha_kernel[r, KERNEL_SIZES.index(PHASE1_KERNEL)] = gap
                 else:
                     self.alpha_op[r, CONV] = gap
                     self.alpha_kernel[r, KERNEL_SIZES.index(int(op.split("x")[-1]))] = gap

@@ -1,0 +1,164 @@
+"""Genotypes: validation, JSON round trips, the format version and clear errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from zodarts.errors import ConfigError
+from zodarts.space import EDGES, Genotype, StageGenotype, sample_genotype
+from zodarts.space.genotype import FORMAT_VERSION
+
+
+def _genotype(**kw) -> Genotype:
+    stages = (StageGenotype(1, ("conv_3x3", "none", "skip_connect", "conv_1x1", "avg_pool_3x3",
+                                "conv_7x7")),
+              StageGenotype(2, ("none",) * 6),
+              StageGenotype(3, ("conv_5x5",) * 6))
+    return Genotype(stages, **{"in_channels": 1, "num_classes": 2, **kw})
+
+
+def test_edges_are_ordered_by_destination():
+    assert EDGES == ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_json_round_trip(seed):
+    g = sample_genotype(seed, 3, 9, C=8, cells_per_stage=3, image_size=64)
+    d = g.to_dict()
+    assert d["format"] == FORMAT_VERSION
+    assert json.loads(g.to_json()) == d
+    assert Genotype.from_json(g.to_json()) == g
+    assert Genotype.from_json(g.to_json(indent=None)) == g
+    assert Genotype.from_dict(json.loads(json.dumps(d))) == g
+    assert hash(Genotype.from_json(g.to_json())) == hash(g)
+
+
+def test_to_dict_layout():
+    d = _genotype(C=8, image_size=32).to_dict()
+    assert d == {"format": FORMAT_VERSION,
+                 "stages": [{"depth": 1, "edges": ["conv_3x3", "none", "skip_connect", "conv_1x1",
+                                                   "avg_pool_3x3", "conv_7x7"]},
+                            {"depth": 2, "edges": ["none"] * 6},
+                            {"depth": 3, "edges": ["conv_5x5"] * 6}],
+                 "in_channels": 1, "num_classes": 2, "C": 8, "image_size": 32}
+
+
+def test_save_and_load(tmp_path):
+    g = _genotype()
+    path = tmp_path / "sub" / "genotype.json"
+    g.save(path)
+    assert path.read_text().endswith("}\n")
+    assert Genotype.load(path) == g
+    assert Genotype.load(str(path)) == g
+    assert [p.name for p in path.parent.iterdir()] == ["genotype.json"]  # no temp file left
+    g2 = _genotype(C=4)
+    g2.save(path)  # overwrite
+    assert Genotype.load(path) == g2
+
+
+def test_genotypes_are_frozen_and_hashable():
+    g = _genotype()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        g.C = 3  # type: ignore[misc]
+    assert len({g, _genotype(), _genotype(C=8)}) == 2
+
+
+def test_image_size_defaults_to_28():
+    d = _genotype().to_dict()
+    del d["image_size"]
+    assert Genotype.from_dict(d).image_size == 28
+
+
+@pytest.mark.parametrize("version", [None, 0, 2, "1"])
+def test_unsupported_format_version(version):
+    d = _genotype().to_dict()
+    if version is None:
+        del d["format"]
+    else:
+        d["format"] = version
+    with pytest.raises(ConfigError, match=r"genotype format .* not supported .*format 1"):
+        Genotype.from_dict(d)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "not valid JSON"),
+    ("{not json", "not valid JSON"),
+    ("[1, 2]", "expected a JSON object, got list"),
+    ("null", "expected a JSON object"),
+    ('"genotype"', "expected a JSON object"),
+    ('{"format": 1}', "missing field 'stages'"),
+    ('{"format": 1, "stages": [], "in_channels": 1, "num_classes": 2}', "missing field 'C'"),
+    ('{"format": 1, "stages": [{"depth": 1}], "in_channels": 1, "num_classes": 2, "C": 4}',
+     "missing field 'edges'"),
+    ('{"format": 1, "stages": 3, "in_channels": 1, "num_classes": 2, "C": 4}', "malformed"),
+    ('{"format": 1, "stages": [{"depth": "two", "edges": []}], "in_channels": 1, '
+     '"num_classes": 2, "C": 4}', "malformed"),
+])
+def test_malformed_json_is_a_config_error(text, message):
+    with pytest.raises(ConfigError, match=message):
+        Genotype.from_json(text)
+
+
+def _edit(**changes) -> str:
+    d = _genotype().to_dict()
+    for key, value in changes.items():
+        if key.startswith("stage0_"):
+            d["stages"][0][key[len("stage0_"):]] = value
+        else:
+            d[key] = value
+    return json.dumps(d)
+
+
+@pytest.mark.parametrize("text,message", [
+    (_edit(stage0_edges=["conv_9x9"] + ["none"] * 5),
+     r"stage 0: unknown operation 'conv_9x9' \(known: none, skip_connect, conv_1x1"),
+    (_edit(stage0_edges=["sep_conv_3x3"] + ["none"] * 5), "unknown operation 'sep_conv_3x3'"),
+    (_edit(stage0_edges=["none"] * 5), "stage 0: expected 6 edges, got 5"),
+    (_edit(stage0_depth=0), "stage 0: depth must be >= 1, got 0"),
+    (_edit(stages=[{"depth": 1, "edges": ["none"] * 6}] * 2), "expected 3 stages, got 2"),
+    (_edit(in_channels=0), "in_channels must be >= 1"),
+    (_edit(num_classes=-1), "num_classes must be >= 1"),
+    (_edit(C=0), "C must be >= 1"),
+])
+def test_invalid_genotypes_name_the_problem(text, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        Genotype.from_json(text)
+    assert str(err.value).startswith("invalid genotype: ")
+    assert "\n" not in str(err.value)
+
+
+def test_direct_construction_is_validated_too():
+    with pytest.raises(ConfigError, match="unknown operation 'conv_kxk'"):
+        Genotype((StageGenotype(1, ("conv_kxk",) * 6),) * 3, 1, 2)
+
+
+def test_load_errors_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="genotype file not found: .*missing.json"):
+        Genotype.load(tmp_path / "missing.json")
+    with pytest.raises(ConfigError, match="not found"):
+        Genotype.load(tmp_path)  # a folder is not a genotype
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": 1, "stages": [')
+    with pytest.raises(ConfigError, match=r"bad.json: genotype is not valid JSON"):
+        Genotype.load(bad)
+    binary = tmp_path / "model.pt"
+    binary.write_bytes(b"\x80\x02\xff\xfe\x00 binary")
+    with pytest.raises(ConfigError, match=r"model.pt: cannot read genotype file"):
+        Genotype.load(binary)
+    unknown = tmp_path / "op.json"
+    unknown.write_text(_edit(stage0_edges=["conv_2x2"] + ["none"] * 5))
+    with pytest.raises(ConfigError, match=r"op.json: invalid genotype: .*'conv_2x2'"):
+        Genotype.load(unknown)
+
+
+def test_describe_lists_every_stage_and_edge():
+    text = _genotype(C=8).describe()
+    lines = text.splitlines()
+    assert len(lines) == 3
+    assert lines[0] == ("stage 0 (C=8, 1 cell): 1←0 conv_3x3, 2←0 none, 2←1 skip_connect, "
+                        "3←0 conv_1x1, 3←1 avg_pool_3x3, 3←2 conv_7x7")
+    assert lines[1].startswith("stage 1 (C=16, 2 cells): ")
+    assert lines[2].startswith("stage 2 (C=32, 3 cells): 1←0 conv_5x5")
