@@ -10,6 +10,12 @@ from zodarts.errors import ConfigError
 SEARCHERS: dict[str, str] = {
     "zo-darts++": "zodarts.search.zo_darts:ZODartsPP",
     "zo-darts": "zodarts.search.zo_darts:ZODarts",
+    "darts-1st": "zodarts.search.darts:DartsFirstOrder",
+    "darts-2nd": "zodarts.search.darts:DartsSecondOrder",
+    "zarts-rs": "zodarts.search.zarts:ZartsRS",
+    "zarts-mgs": "zodarts.search.zarts:ZartsMGS",
+    "zarts-gld": "zodarts.search.zarts:ZartsGLD",
+    "random": "zodarts.search.random_search:RandomSearch",
 }
 
 
