@@ -1,0 +1,67 @@
+"""The trained model on disk: what ``train`` writes and ``evaluate``/``export``/``report`` read.
+
+``best.pt`` and ``last.pt`` both carry the trained genotype and the input normaliser, so a
+checkpoint alone rebuilds the network and feeds it exactly as training did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from zodarts.data import Normalizer
+from zodarts.errors import ConfigError
+from zodarts.rundir import RunPaths
+from zodarts.space import Genotype, Network, build_network
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class Trained:
+    model: Network
+    genotype: Genotype
+    normalizer: Normalizer
+    task: str
+    epoch: int
+    val: dict
+    path: Path
+
+
+def model_record(model: Network, genotype: Genotype, normalizer: Normalizer, task: str,
+                 epoch: int, val: dict) -> dict:
+    """What best.pt holds (last.pt adds the optimizer, RNG and progress)."""
+    return {"version": CHECKPOINT_VERSION, "model": model.state_dict(),
+            "genotype": genotype.to_dict(), "normalizer": normalizer.to_dict(), "task": task,
+            "epoch": epoch, "val": val}
+
+
+def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as err:  # truncated or foreign file
+        raise ConfigError(f"cannot read checkpoint {path}: {err}; it may be damaged — train "
+                          "again") from None
+    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
+        version = state.get("version") if isinstance(state, dict) else None
+        raise ConfigError(f"checkpoint {path} has version {version}, this zodarts reads "
+                          f"{CHECKPOINT_VERSION}")
+    return state
+
+
+def load_trained(run_dir: str | Path, which: str = "best",
+                 device: torch.device | str = "cpu") -> Trained:
+    """The trained network of a run folder (``which``: best or last), in eval mode."""
+    paths = RunPaths(run_dir)
+    path = {"best": paths.train_best, "last": paths.train_last}[which]
+    if not path.is_file():
+        raise ConfigError(f"no trained model in {paths.root}: {path} does not exist; train it "
+                          f"first with `zodarts train {paths.root}`")
+    state = read_checkpoint(path, device)
+    genotype = Genotype.from_dict(state["genotype"])
+    model = build_network(genotype).to(device)
+    model.load_state_dict(state["model"])
+    return Trained(model.eval(), genotype, Normalizer.from_dict(state["normalizer"]),
+                   state["task"], state["epoch"], state["val"], path)

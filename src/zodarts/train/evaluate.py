@@ -1,0 +1,105 @@
+"""Measuring a network: per-split metrics during training, and the final ``eval.json``."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from zodarts.config import SearchConfig, TrainConfig, load_config
+from zodarts.data import BatchIterator, load_dataset
+from zodarts.errors import ConfigError
+from zodarts.rundir import RunPaths
+from zodarts.space import count_flops, count_params
+from zodarts.train.checkpoint import load_trained
+from zodarts.train.metrics import make_criterion, scores_from_logits, task_metrics
+from zodarts.utils.io import atomic_write_text
+from zodarts.utils.runtime import resolve_device
+
+EVAL_BATCH_SIZE = 512
+
+
+@torch.no_grad()
+def predict(model: nn.Module, batches: Iterable, max_batches: int | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and labels (on the CPU) of every batch, in order; the model is left in eval mode."""
+    model.eval()
+    logits, labels = [], []
+    for i, (x, y) in enumerate(batches):
+        if max_batches is not None and i >= max_batches:
+            break
+        logits.append(model(x).float().cpu())
+        labels.append(y.cpu())
+    return torch.cat(logits), torch.cat(labels)
+
+
+def split_metrics(task: str, logits: torch.Tensor, labels: torch.Tensor) -> dict:
+    """loss (unsmoothed), acc and auc of one split, MedMNIST's way; a ``note`` where the AUC is
+    undefined."""
+    loss = make_criterion(task)(logits, labels).item()
+    metrics = task_metrics(task, labels.numpy(), scores_from_logits(task, logits))
+    return {"loss": loss, **metrics.to_dict()}
+
+
+def evaluate_model(model: nn.Module, batches: Iterable, task: str,
+                   max_batches: int | None = None) -> dict:
+    return split_metrics(task, *predict(model, batches, max_batches))
+
+
+def run_dataset(paths: RunPaths) -> tuple[str, str | None]:
+    """(dataset, data_root) the run was trained on: the train config, else the search's."""
+    for cls, path in ((TrainConfig, paths.train_config), (SearchConfig, paths.config)):
+        if path.is_file():
+            config = load_config(cls, path)
+            if config.dataset:
+                return config.dataset, config.data_root
+    raise ConfigError(f"{paths.root} names no dataset (no train/config.yaml or config.yaml); "
+                      "train it first with `zodarts train`")
+
+
+def run_method(paths: RunPaths) -> str | None:
+    """The search method that produced the genotype; None for a genotype given by file."""
+    return load_config(SearchConfig, paths.config).method if paths.config.is_file() else None
+
+
+def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
+                 data_root: str | None = None, write: bool = True) -> dict:
+    """Test (and val) metrics of a trained run, its exact parameters and FLOPs; written to
+    ``RUN_DIR/eval.json`` (NaN as null) unless ``write`` is False."""
+    paths = RunPaths(run_dir)
+    dev = resolve_device(device)
+    trained = load_trained(paths.root, which, dev)
+    name, root = run_dataset(paths)
+    dataset = load_dataset(name, data_root or root)
+    results = {}
+    for split in ("test", "val"):
+        batches = BatchIterator(dataset.splits[split], EVAL_BATCH_SIZE, dev, trained.normalizer,
+                                shuffle=False)
+        results[split] = evaluate_model(trained.model, batches, dataset.task)
+    genotype = trained.genotype
+    report = {
+        "dataset": dataset.name, "task": dataset.task, "method": run_method(paths),
+        "genotype": genotype.to_dict(), "params": count_params(genotype),
+        "flops": count_flops(genotype, dataset.image_size),
+        "checkpoint": {"which": which, "epoch": trained.epoch},
+        "test": results["test"],
+        "val": {k: v for k, v in results["val"].items() if k != "loss"},
+    }
+    if write:
+        atomic_write_text(paths.eval, json.dumps(json_safe(report), indent=2) + "\n")
+    return report
+
+
+def json_safe(value):
+    """NaN and infinities become null: strict JSON has no NaN, and tools like jq reject it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value

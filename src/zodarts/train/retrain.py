@@ -1,0 +1,271 @@
+"""Retraining a genotype from scratch: the standalone network on train, validated on val.
+
+As in the search loop, every batch (order, crop/flip, TrivialAugment, mixup/cutmix) is a pure
+function of (seed, epoch, step), the learning rate a pure function of the step, and ``last.pt``
+(written atomically at the end of every epoch) holds everything else, so ``--resume`` continues a
+killed run exactly as if it had never stopped (on CPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from zodarts.config import SearchConfig, TrainConfig, load_config, save_config
+from zodarts.data import BatchIterator, ImageDataset, Normalizer, derive_seed, load_dataset
+from zodarts.errors import ConfigError, ZodartsError
+from zodarts.rundir import RunPaths
+from zodarts.space import Genotype, build_network, count_params
+from zodarts.train.augment import MixBatch, default_flip, train_augment
+from zodarts.train.checkpoint import model_record, read_checkpoint
+from zodarts.train.evaluate import EVAL_BATCH_SIZE, evaluate_model
+from zodarts.train.metrics import batch_accuracy, make_criterion
+from zodarts.utils.io import append_jsonl, atomic_torch_save, read_jsonl, write_jsonl
+from zodarts.utils.runtime import resolve_device, rng_state, seed_everything, set_rng_state
+
+
+class TrainingDiverged(ZodartsError):
+    """The training loss became NaN or infinite; last.pt keeps the last good epoch."""
+
+
+@dataclass
+class TrainResult:
+    genotype: Genotype            # the trained architecture (C and image size as trained)
+    best: dict                    # epoch and val metrics of best.pt
+    history: list[dict] = field(default_factory=list)
+    out: Path | None = None
+    params: int = 0
+    seconds: float = 0.0
+
+
+def warmup_cosine(step: int, total: int, warmup: int, lr: float, lr_min: float) -> float:
+    """Linear warm-up from lr/warmup to lr over ``warmup`` steps, then cosine down to lr_min."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return lr_min + (lr - lr_min) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def check_compatible(genotype: Genotype, dataset: ImageDataset) -> None:
+    if (genotype.in_channels, genotype.num_classes) != (dataset.channels, dataset.classes):
+        raise ConfigError(
+            f"the genotype is for {genotype.in_channels}-channel images and "
+            f"{genotype.num_classes} classes, but {dataset.name} has {dataset.channels} "
+            f"channel(s) and {dataset.classes} classes; search on this dataset first")
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, out: str | Path, genotype: Genotype,
+                 progress: bool = True, log: Callable[[str], None] | None = _stderr):
+        self.config, self.paths, self.searched = config, RunPaths(out), genotype
+        self.progress, self.log = progress, log or (lambda message: None)
+        self.device = resolve_device(config.device)
+
+    def build(self) -> None:
+        c = self.config
+        seed_everything(c.seed, c.deterministic)
+        dataset = load_dataset(c.dataset, c.data_root)
+        check_compatible(self.searched, dataset)
+        self.task = dataset.task
+        # Convolutions and global pooling take any image size; FLOPs are those of this data.
+        self.genotype = dataclasses.replace(self.searched, C=c.C or self.searched.C,
+                                            image_size=dataset.image_size)
+        train, val = dataset.splits["train"], dataset.splits["val"]
+        self.normalizer = Normalizer.from_split(train)
+        flip = default_flip(dataset.name) if c.flip is None else c.flip
+        augment = train_augment(c.augment, dataset.image_size, c.crop_flip, flip, c.padding)
+        # drop_last: a last batch of one image would break batch norm.
+        self.train_batches = BatchIterator(train, min(c.batch_size, len(train)), self.device,
+                                           self.normalizer, augment=augment, shuffle=True,
+                                           drop_last=True, seed=c.seed)
+        self.val_batches = BatchIterator(val, EVAL_BATCH_SIZE, self.device, self.normalizer,
+                                         shuffle=False)
+        self.steps = min(len(self.train_batches), c.steps_per_epoch or len(self.train_batches))
+        self.model = build_network(self.genotype).to(self.device)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=c.lr, momentum=c.momentum,
+                                         nesterov=c.nesterov and c.momentum > 0,
+                                         weight_decay=c.weight_decay)
+        self.criterion = make_criterion(dataset.task, c.label_smoothing)
+        self.mix = MixBatch(c.mixup_alpha, c.cutmix_alpha, c.mix_prob)
+
+    # ---- checkpoints ------------------------------------------------------------------------
+    def _record(self, epoch: int, val: dict) -> dict:
+        return model_record(self.model, self.genotype, self.normalizer, self.task, epoch, val)
+
+    def _save_last(self, next_epoch: int, val: dict, best: dict) -> None:
+        atomic_torch_save(self.paths.train_last, {
+            **self._record(next_epoch - 1, val),
+            "next_epoch": next_epoch, "optimizer": self.optimizer.state_dict(),
+            "best": best, "rng": rng_state()})
+
+    def _load_last(self) -> tuple[int, dict]:
+        state = read_checkpoint(self.paths.train_last, self.device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        set_rng_state(state["rng"])
+        return state["next_epoch"], state["best"]
+
+    # ---- one epoch --------------------------------------------------------------------------
+    def _train_epoch(self, epoch: int) -> dict[str, float]:
+        c, model = self.config, self.model
+        total, warmup = c.epochs * self.steps, round(c.warmup_epochs * self.steps)
+        model.train()
+        loss_sum = acc_sum = 0.0
+        bar = tqdm(total=self.steps, desc=f"train {epoch + 1}/{c.epochs}", leave=False,
+                   disable=not self.progress, file=sys.stderr, dynamic_ncols=True)
+        try:
+            for i, (x, y) in enumerate(self.train_batches.epoch(epoch)):
+                if i >= self.steps:
+                    break
+                lr = warmup_cosine(epoch * self.steps + i, total, warmup, c.lr, c.lr_min)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                generator = torch.Generator().manual_seed(derive_seed(c.seed, epoch, i, 2))
+                x, y_a, y_b, lam = self.mix(x, y, generator)
+                logits = model(x)
+                loss = self.criterion(logits, y_a)
+                if lam < 1.0:
+                    loss = lam * loss + (1 - lam) * self.criterion(logits, y_b)
+                if not torch.isfinite(loss):
+                    self._diverged(epoch, i)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if c.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
+                self.optimizer.step()
+                acc = batch_accuracy(logits, y_a).item()
+                if lam < 1.0:
+                    acc = lam * acc + (1 - lam) * batch_accuracy(logits, y_b).item()
+                loss_sum, acc_sum = loss_sum + loss.item(), acc_sum + acc
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{acc:.3f}", lr=f"{lr:.3g}",
+                                refresh=False)
+        finally:
+            bar.close()
+        return {"train_loss": loss_sum / self.steps, "train_acc": acc_sum / self.steps, "lr": lr}
+
+    def _diverged(self, epoch: int, step: int) -> None:
+        kept = (f"{self.paths.train_last} keeps the last good epoch"
+                if self.paths.train_last.exists() else "no epoch had finished")
+        raise TrainingDiverged(f"the training loss is not finite at epoch {epoch + 1}, step "
+                               f"{step + 1}; {kept}. Lower --lr or check the data.")
+
+    def _better(self, val: dict, best: dict) -> bool:
+        def key(m: dict) -> tuple:
+            auc = m["auc"] if m.get("auc") is not None and not math.isnan(m["auc"]) else -1.0
+            return {"acc": (m["acc"], auc), "auc": (auc, m["acc"]),
+                    "loss": (-m["loss"], m["acc"])}[self.config.select]
+        return not best.get("val") or key(val) > key(best["val"])
+
+    # ---- the run ----------------------------------------------------------------------------
+    def run(self, resume: bool = False) -> TrainResult:
+        paths, c = self.paths, self.config
+        self.build()
+        if resume:
+            start, best = self._load_last()
+            # Epochs after the checkpoint are redone, so they must not be logged twice.
+            write_jsonl(paths.train_log, [r for r in read_jsonl(paths.train_log)
+                                          if r["epoch"] < start])
+            self.log(f"resuming training in {paths.root} at epoch {start + 1}/{c.epochs}")
+        else:
+            start, best = 0, {}
+            paths.train_dir.mkdir(parents=True, exist_ok=True)
+            paths.train_log.unlink(missing_ok=True)
+            save_config(c, paths.train_config)
+            if not paths.genotype.is_file():  # a genotype given by file: keep the folder whole
+                self.searched.save(paths.genotype)
+        self.log(f"training {count_params(self.genotype):,} parameters on {c.dataset} "
+                 f"({self.steps} steps × {c.epochs} epochs, {self.device})")
+        began = time.perf_counter()
+        for epoch in range(start, c.epochs):
+            tic = time.perf_counter()
+            record = {"epoch": epoch, **self._train_epoch(epoch)}
+            val = evaluate_model(self.model, self.val_batches.epoch(0), self.task,
+                                 c.eval_batches)
+            record.update({f"val_{k}": v for k, v in val.items() if k != "note"})
+            improved = self._better(val, best)
+            if improved:
+                best = {"epoch": epoch, "val": val}
+                atomic_torch_save(paths.train_best, self._record(epoch, val))
+            record.update(best=improved, seconds=time.perf_counter() - tic)
+            append_jsonl(paths.train_log, record)
+            self._save_last(epoch + 1, val, best)
+            self.log(_epoch_line(record, c.epochs))
+        return TrainResult(self.genotype, best, read_jsonl(paths.train_log), paths.root,
+                           count_params(self.genotype), time.perf_counter() - began)
+
+
+def _epoch_line(r: dict, epochs: int) -> str:
+    auc = r.get("val_auc")
+    auc = "nan" if auc is None or math.isnan(auc) else f"{auc:.3f}"
+    return (f"train epoch {r['epoch'] + 1}/{epochs} lr {r['lr']:.3g} | "
+            f"train loss {r['train_loss']:.3f} acc {r['train_acc']:.3f} | "
+            f"val loss {r['val_loss']:.3f} acc {r['val_acc']:.3f} auc {auc} | "
+            f"{r['seconds']:.1f}s{' *best' if r['best'] else ''}")
+
+
+def _resolve_dataset(config: TrainConfig, paths: RunPaths) -> TrainConfig:
+    """Fill in the dataset from the search's config.yaml when the train config names none."""
+    if config.dataset:
+        return config
+    if not paths.config.is_file():
+        raise ConfigError(f"which dataset? {paths.config} does not exist (no search in "
+                          f"{paths.root}); pass --dataset NAME")
+    search = load_config(SearchConfig, paths.config)
+    return dataclasses.replace(config, dataset=search.dataset,
+                               data_root=config.data_root or search.data_root)
+
+
+def _resolve_genotype(genotype: Genotype | None, paths: RunPaths) -> Genotype:
+    """The run's genotype.json, or ``genotype`` (which must not contradict it)."""
+    if genotype is None:
+        if not paths.genotype.is_file():
+            raise ConfigError(f"no genotype to train: {paths.genotype} does not exist; run "
+                              f"`zodarts search --out {paths.root}` first, or pass --genotype "
+                              "FILE")
+        return Genotype.load(paths.genotype)
+    if paths.genotype.is_file() and Genotype.load(paths.genotype) != genotype:
+        raise ConfigError(f"{paths.root} already holds a different genotype.json; train into "
+                          "another --out")
+    return genotype
+
+
+def run_train(config: TrainConfig | None, out: str | Path, genotype: Genotype | None = None,
+              resume: bool = False, progress: bool = True,
+              log: Callable[[str], None] | None = _stderr) -> TrainResult:
+    """Train the genotype of run folder ``out`` (or ``genotype``, saved into ``out``) from
+    scratch; with ``resume``, continue from ``out/train/last.pt`` under its saved config."""
+    paths = RunPaths(out)
+    if resume:
+        if not paths.train_last.is_file():
+            raise ConfigError(f"nothing to resume in {paths.root}: {paths.train_last} does not "
+                              "exist; train without --resume")
+        config = load_config(TrainConfig, paths.train_config)
+        genotype = Genotype.load(paths.genotype)
+    else:
+        if paths.train_last.exists():
+            raise ConfigError(f"{paths.root} already holds a trained model; continue it with "
+                              f"--resume, or delete {paths.train_dir} to train again")
+        genotype = _resolve_genotype(genotype, paths)
+        config = _resolve_dataset(config or TrainConfig(), paths)
+    return Trainer(config, out, genotype, progress, log).run(resume)
+
+
+def training_finished(paths: RunPaths) -> bool:
+    """Whether ``paths`` holds a training that ran all its epochs."""
+    if not (paths.train_last.is_file() and paths.train_config.is_file()):
+        return False
+    epochs = load_config(TrainConfig, paths.train_config).epochs
+    return read_checkpoint(paths.train_last)["next_epoch"] >= epochs

@@ -1,0 +1,134 @@
+"""Retraining and evaluation on the tiny preset: outputs, exact resume, multi-label, errors."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from zodarts.cli import main
+from zodarts.config import TRAIN_PRESETS, TrainConfig, make_config
+from zodarts.errors import ConfigError
+from zodarts.space import Genotype, count_flops, count_params, sample_genotype
+from zodarts.train.evaluate import evaluate_run
+from zodarts.train.retrain import Trainer, run_train
+from zodarts.utils.io import read_jsonl
+
+EVAL_KEYS = {"dataset", "method", "genotype", "params", "flops", "test", "val"}
+
+
+def tiny(**overrides) -> TrainConfig:
+    return make_config(TrainConfig, TRAIN_PRESETS, "tiny", **overrides)
+
+
+def digits_genotype(channels=1, classes=10) -> Genotype:
+    return sample_genotype(0, channels, classes, C=4, cells_per_stage=1, image_size=8)
+
+
+def train_digits(out, **overrides):
+    return run_train(tiny(dataset="digits", **overrides), out, digits_genotype(),
+                     progress=False, log=None)
+
+
+def test_train_then_evaluate_writes_checkpoints_log_and_eval_json(tmp_path):
+    result = train_digits(tmp_path, mixup_alpha=0.2, cutmix_alpha=1.0)
+    for name in ("genotype.json", "train/config.yaml", "train/log.jsonl", "train/best.pt",
+                 "train/last.pt"):
+        assert (tmp_path / name).is_file(), name
+    log = read_jsonl(tmp_path / "train/log.jsonl")
+    assert [r["epoch"] for r in log] == [0, 1]
+    assert {"train_loss", "train_acc", "val_loss", "val_acc", "val_auc", "lr"} <= set(log[0])
+    assert all(math.isfinite(r["train_loss"]) for r in log)
+    assert result.params == count_params(digits_genotype())
+
+    report = evaluate_run(tmp_path)
+    saved = json.loads((tmp_path / "eval.json").read_text())
+    assert EVAL_KEYS <= set(saved) and saved["dataset"] == "digits"
+    assert saved["method"] is None                    # trained from a genotype, no search
+    assert saved["params"] == count_params(digits_genotype())
+    assert saved["flops"] == count_flops(digits_genotype()) > 0
+    assert {"acc", "auc", "loss"} <= set(saved["test"]) and {"acc", "auc"} <= set(saved["val"])
+    assert 0 <= report["test"]["acc"] <= 1 and 0 <= report["test"]["auc"] <= 1
+
+
+def test_resume_continues_exactly(tmp_path):
+    """Killed after epoch 2 of 3 and resumed: the same weights and log as never interrupted."""
+    train_digits(tmp_path / "straight", epochs=3)
+
+    class Killed(Exception):
+        pass
+
+    killed = tmp_path / "killed"
+    trainer = Trainer(tiny(dataset="digits", epochs=3), killed, digits_genotype(),
+                      progress=False, log=None)
+    save_last = trainer._save_last
+
+    def save_then_die(next_epoch, val, best):
+        save_last(next_epoch, val, best)
+        if next_epoch == 2:
+            raise Killed
+    trainer._save_last = save_then_die
+    with pytest.raises(Killed):
+        trainer.run()
+    run_train(None, killed, resume=True, progress=False, log=None)
+
+    a = torch.load(tmp_path / "straight/train/last.pt", weights_only=False)["model"]
+    b = torch.load(killed / "train/last.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["epoch"] for r in read_jsonl(killed / "train/log.jsonl")] == [0, 1, 2]
+
+
+def test_multilabel_trains_with_bce_and_evaluates(tmp_path):
+    from conftest import make_npz
+
+    data = make_npz(tmp_path / "toy.npz", (48, 16, 16), multi_label=3, image_size=8)
+    genotype = sample_genotype(1, 1, 3, C=4, cells_per_stage=1, image_size=8)
+    run_train(tiny(dataset=str(data), augment="none"), tmp_path / "run", genotype,
+              progress=False, log=None)
+    report = evaluate_run(tmp_path / "run")
+    assert report["task"] == "multi-label"
+    assert 0 <= report["test"]["acc"] <= 1
+    assert report["test"]["auc"] is not None
+
+
+def test_api_errors(tmp_path):
+    with pytest.raises(ConfigError, match="no genotype to train"):
+        run_train(tiny(dataset="digits"), tmp_path / "empty", progress=False, log=None)
+    with pytest.raises(ConfigError, match="1-channel images and 3 classes"):
+        run_train(tiny(dataset="digits"), tmp_path / "bad", digits_genotype(classes=3),
+                  progress=False, log=None)
+    with pytest.raises(ConfigError, match="no trained model"):
+        evaluate_run(tmp_path / "empty")
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "train", str(tmp_path), "--preset", "tiny", "--quiet")
+    assert code == 1 and "no genotype to train" in err and len(err.strip().splitlines()) == 1
+    wrong = tmp_path / "wrong.json"
+    digits_genotype(channels=3).save(wrong)
+    code, _, err = run_cli(capsys, "train", "--genotype", str(wrong), "--dataset", "digits",
+                           "--out", str(tmp_path / "w"), "--preset", "tiny", "--quiet")
+    assert code == 1 and "3-channel images" in err and len(err.strip().splitlines()) == 1
+    for command in ("evaluate", "export"):
+        code, _, err = run_cli(capsys, command, str(tmp_path))
+        assert code == 1 and "no trained model" in err and "zodarts train" in err
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_train_and_evaluate_json(tmp_path, capsys):
+    geno = tmp_path / "g.json"
+    digits_genotype().save(geno)
+    out = tmp_path / "run"
+    code, stdout, _ = run_cli(capsys, "train", "--genotype", str(geno), "--dataset", "digits",
+                              "--out", str(out), "--preset", "tiny", "--quiet")
+    assert code == 0 and "best val acc" in stdout
+    code, _, err = run_cli(capsys, "train", str(out), "--preset", "tiny", "--quiet")
+    assert code == 1 and "--resume" in err                    # no silent overwrite
+    code, stdout, _ = run_cli(capsys, "evaluate", str(out), "--json")
+    assert code == 0 and json.loads(stdout)["params"] == count_params(digits_genotype())
