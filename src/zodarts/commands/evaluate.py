@@ -1,0 +1,43 @@
+"""`zodarts evaluate`: test-split ACC/AUC (MedMNIST's conventions), parameters and FLOPs."""
+
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("evaluate", help="test ACC/AUC, parameters and FLOPs (writes eval.json)",
+                       description="Evaluate the trained model of a run folder (best validation "
+                       "checkpoint) on the test split and write RUN_DIR/eval.json.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--checkpoint", choices=["best", "last"], default="best",
+                   help="which checkpoint (default best: the best validation epoch)")
+    p.add_argument("--data-root", help="folder holding MedMNIST .npz files")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--json", action="store_true", help="print eval.json instead of a table")
+    p.set_defaults(func=run)
+
+
+def summary_lines(e: dict) -> list[str]:
+    from zodarts.report.markdown import fmt_count, fmt_metric
+
+    lines = [f"dataset {e['dataset']} ({e['task']}), method {e['method'] or '-'}, "
+             f"{e['checkpoint']['which']} checkpoint (epoch {e['checkpoint']['epoch'] + 1})",
+             f"params {e['params']:,}   FLOPs {fmt_count(e['flops'])}",
+             f"test  ACC {fmt_metric(e['test']['acc'])}  AUC {fmt_metric(e['test']['auc'])}  "
+             f"loss {fmt_metric(e['test']['loss'])}",
+             f"val   ACC {fmt_metric(e['val']['acc'])}  AUC {fmt_metric(e['val']['auc'])}"]
+    lines += [f"note ({split}): {e[split]['note']}" for split in ("test", "val")
+              if e[split].get("note")]
+    return lines
+
+
+def run(args) -> int:
+    from zodarts.train.evaluate import evaluate_run, json_safe
+
+    result = evaluate_run(args.run_dir, args.checkpoint, args.device, args.data_root)
+    if args.json:
+        print(json.dumps(json_safe(result), indent=2))
+    else:
+        print("\n".join(summary_lines(result)))
+    return 0

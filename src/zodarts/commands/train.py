@@ -1,0 +1,96 @@
+"""`zodarts train`: retrain a searched genotype from scratch (writes train/best.pt)."""
+
+from __future__ import annotations
+
+import argparse
+
+from zodarts.config import TRAIN_PRESETS, TrainConfig, make_config
+from zodarts.errors import ConfigError
+
+# (flag, TrainConfig field, argparse keywords). `zodarts run` adds them with a "train-" prefix
+# beside the search's flags; the dataset, seed and device are then the search's own.
+_SHARED = ("dataset", "data_root", "seed", "device", "deterministic")
+_OPTIONS: list[tuple[str, str, dict]] = [
+    ("dataset", "dataset", dict(help="dataset to train on (default: the search's, from "
+                                     "RUN_DIR/config.yaml)")),
+    ("data-root", "data_root", dict(help="folder holding MedMNIST .npz files")),
+    ("seed", "seed", dict(type=int)),
+    ("device", "device", dict(help="auto (CUDA when present), cpu or cuda")),
+    ("deterministic", "deterministic", dict(action="store_true", default=None,
+                                            help="deterministic kernels (slower on GPU)")),
+    ("epochs", "epochs", dict(type=int, help="training epochs (paper: 500)")),
+    ("batch-size", "batch_size", dict(type=int)),
+    ("steps-per-epoch", "steps_per_epoch", dict(type=int, help="cap on steps per epoch")),
+    ("C", "C", dict(type=int, help="first-stage channels (default: the genotype's)")),
+    ("lr", "lr", dict(type=float, help="peak learning rate (SGD, Nesterov)")),
+    ("lr-min", "lr_min", dict(type=float, help="learning rate at the end of the cosine")),
+    ("warmup-epochs", "warmup_epochs", dict(type=float, help="linear warm-up length")),
+    ("weight-decay", "weight_decay", dict(type=float)),
+    ("label-smoothing", "label_smoothing", dict(type=float)),
+    ("grad-clip", "grad_clip", dict(type=float, help="gradient-norm clip")),
+    ("augment", "augment", dict(choices=["none", "trivialaugment", "kornia"],
+                                help="policy after crop/flip (default trivialaugment)")),
+    ("no-crop-flip", "crop_flip", dict(action="store_const", const=False, default=None,
+                                       help="no random crop and flip")),
+    ("flip", "flip", dict(action="store_const", const=True, default=None,
+                          help="horizontal flips even for digits (default: on, except digits)")),
+    ("no-flip", "flip", dict(action="store_const", const=False, default=None,
+                             help="crop without horizontal flip")),
+    ("mixup", "mixup_alpha", dict(type=float, metavar="ALPHA", help="mixup Beta(α, α); 0: off")),
+    ("cutmix", "cutmix_alpha", dict(type=float, metavar="ALPHA",
+                                    help="cutmix Beta(α, α); 0: off")),
+    ("mix-prob", "mix_prob", dict(type=float, help="share of batches mixed")),
+    ("select", "select", dict(choices=["acc", "auc", "loss"],
+                              help="validation metric that picks best.pt (default acc)")),
+]
+
+
+def add_train_arguments(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    g = p.add_argument_group("training")
+    for flag, name, kwargs in _OPTIONS:
+        if prefix and name in _SHARED:
+            continue
+        g.add_argument(f"--{prefix}{flag}", dest=f"train_{name}", **kwargs)
+
+
+def train_config_from_args(args: argparse.Namespace, preset: str | None,
+                           **shared) -> TrainConfig:
+    values = {name: getattr(args, f"train_{name}", None) for _, name, _ in _OPTIONS}
+    values.update({k: v for k, v in shared.items() if v is not None})
+    return make_config(TrainConfig, TRAIN_PRESETS, preset, **values)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="retrain a genotype from scratch (writes train/best.pt)",
+                       description="Train the network a genotype describes from scratch on the "
+                       "train split, validating on val: `zodarts train RUN_DIR` trains the "
+                       "run's genotype.json on its dataset; `zodarts train --genotype FILE "
+                       "--dataset NAME --out DIR` trains any genotype file.")
+    p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="run folder of a search")
+    p.add_argument("--genotype", metavar="FILE", help="genotype JSON to train (with --out)")
+    p.add_argument("--out", metavar="DIR", help="run folder to write (default: RUN_DIR)")
+    p.add_argument("--preset", choices=sorted(TRAIN_PRESETS),
+                   help="settings preset (default: none, the paper's: 500 epochs)")
+    add_train_arguments(p)
+    p.add_argument("--resume", action="store_true", help="continue from train/last.pt")
+    p.add_argument("--quiet", action="store_true", help="no progress bars, log lines only")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from zodarts.space import Genotype
+    from zodarts.train.retrain import run_train
+
+    if args.run_dir and args.out and args.run_dir != args.out:
+        raise ConfigError("give the run folder once: RUN_DIR or --out DIR")
+    out = args.out or args.run_dir
+    if out is None:
+        raise ConfigError("nothing to train: give RUN_DIR (a search's folder), or "
+                          "--genotype FILE --dataset NAME --out DIR")
+    genotype = Genotype.load(args.genotype) if args.genotype else None
+    config = None if args.resume else train_config_from_args(args, args.preset)
+    result = run_train(config, out, genotype, resume=args.resume, progress=not args.quiet)
+    val = result.best["val"]
+    print(f"best val acc {val['acc']:.4f} (epoch {result.best['epoch'] + 1}); "
+          f"model: {result.out / 'train' / 'best.pt'}")
+    return 0
