@@ -1,0 +1,46 @@
+"""The benchmark scripts run and report in the documented shape."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_search_cost_reports_json_for_two_methods_and_the_baseline():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/search_cost.py"), "--preset", "tiny",
+         "--dataset", "digits", "--epochs", "1", "--methods", "zo-darts++,darts-1st", "--json",
+         # One thread: the shape is under test, and on a busy machine two OpenMP threads per
+         # process can slow a tiny run down tenfold.
+         "--threads", "1"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert {"dataset", "device", "epochs", "methods"} <= set(report)
+    assert report["dataset"] == "digits" and report["epochs"] == 1
+    assert set(report["methods"]) == {"zo-darts++", "darts-1st", "darts-2nd"}
+    for name, r in report["methods"].items():
+        assert set(r) == {"sec_per_epoch", "total_sec", "peak_mem_mb", "ratio_vs_darts_2nd"}, name
+        assert r["sec_per_epoch"] > 0 and r["total_sec"] >= r["sec_per_epoch"] * 0.99
+        assert r["peak_mem_mb"] > 10
+    assert report["methods"]["darts-2nd"]["ratio_vs_darts_2nd"] == 1.0
+
+
+def test_quality_runs_search_train_evaluate_and_summarises(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/quality.py"), "--dataset", "digits",
+         "--methods", "darts-1st", "--seeds", "0", "--search-preset", "tiny",
+         "--train-preset", "tiny", "--search-epochs", "1", "--train-epochs", "1",
+         "--out", str(tmp_path), "--json"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["dataset"] == "digits" and summary["resnet18_28"] is None
+    m = summary["methods"]["darts-1st"]
+    assert m["seeds"] == 1
+    assert 0.0 <= m["test_acc"]["mean"] <= 1.0 and m["params"]["mean"] > 0
+    assert (tmp_path / "digits/darts-1st/seed-0/eval.json").is_file()
+    assert json.loads((tmp_path / "digits/quality.json").read_text()) == summary
