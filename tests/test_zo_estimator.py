@@ -151,3 +151,27 @@ def test_searcher_directional_derivative_matches_finite_difference(cls, size_sea
                       batches, val, searcher.ctx.criterion, searcher.ctx.config.grad_clip)
     central = (plus - minus) / (2 * eps)
     assert stats["zo_D"] == pytest.approx(central, rel=1e-3, abs=1e-7)
+
+
+@pytest.mark.parametrize("change", ["temperature", "lr"])
+def test_twin_follows_schedule_changes_inside_a_round(change):
+    """A round may span an epoch boundary, where the loop changes T and the lr of the main
+    network only. With a zero offset the twin must still track ω exactly: any drift would be
+    divided by μ and enter the estimate as bias."""
+    steps = 4
+    searcher = _searcher(ZODartsPP, True, steps)
+    searcher.mu = 0.0
+    g = torch.Generator().manual_seed(7)
+    batch = (torch.randn(16, 1, 8, 8, generator=g, dtype=torch.float64),
+             torch.randint(0, 3, (16,), generator=g))
+    searcher.step(batch, batch)                       # starts the round
+    twin = searcher.twins[0]
+    twin.sync([torch.zeros_like(a) for a in searcher.net.arch_parameters()])
+    if change == "temperature":
+        searcher.net.temperature = 0.5
+    else:
+        searcher.ctx.weight_optimizer.param_groups[0]["lr"] = 0.01
+    for _ in range(steps - 2):                         # the rest of the round, before α moves
+        searcher.step(batch, batch)
+    for w, w_twin in zip(searcher.net.weight_parameters(), twin.net.weight_parameters()):
+        torch.testing.assert_close(w_twin, w, rtol=0, atol=1e-12)

@@ -35,7 +35,7 @@ class Twin:
             dst.copy_(src)
         for dst, offset in zip(twin.arch_parameters(), alpha_offset):
             dst.add_(offset)
-        self.optimizer.param_groups[0]["lr"] = self.main_optimizer.param_groups[0]["lr"]
+        self.follow_schedule()
         for src, dst in self._pairs:
             main_buf = self.main_optimizer.state.get(src, {}).get("momentum_buffer")
             state = self.optimizer.state[dst]
@@ -45,6 +45,17 @@ class Twin:
                 state["momentum_buffer"] = main_buf.clone()
             else:
                 state["momentum_buffer"].copy_(main_buf)
+
+    def follow_schedule(self) -> None:
+        """Take the main network's current temperature and learning rate.
+
+        A ZO round may span an epoch boundary, where the loop anneals T and steps the lr
+        scheduler of the main network only. A twin left on the old values would drift from ω
+        for reasons other than μz, and dividing ω′ − ω by μ would blow that drift up into the
+        estimate; so the twin follows before each of its steps.
+        """
+        self.net.temperature = self.main.temperature
+        self.optimizer.param_groups[0]["lr"] = self.main_optimizer.param_groups[0]["lr"]
 
     @torch.no_grad()
     def weight_difference_dot(self, grads: list[torch.Tensor | None], scale: float) -> torch.Tensor:

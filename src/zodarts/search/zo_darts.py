@@ -35,6 +35,9 @@ def directional_derivative(g_alpha: list[torch.Tensor | None], z: list[torch.Ten
     return direct + weight_term
 
 
+MIN_ALPHA_NORM = 1e-3
+
+
 @dataclass
 class ZOOptions:
     zo_steps: int = 10               # M: weight steps per architecture step
@@ -64,6 +67,7 @@ class ZODarts(Searcher):
             self._start_round()
         loss, acc = self.weight_step(train_batch)
         for twin in self.twins:
+            twin.follow_schedule()
             self.weight_step(train_batch, twin.net, twin.optimizer)
         self.round_step += 1
         stats = {"train_loss": loss, "train_acc": acc}
@@ -74,7 +78,9 @@ class ZODarts(Searcher):
 
     def _start_round(self) -> None:
         alphas = self.net.arch_parameters()
-        self.mu = self.options.zo_mu * self.net.alpha_op.detach().norm().item()
+        # The floor only matters for an all-zero α_op (μ = 0 would divide by zero below).
+        alpha_norm = self.net.alpha_op.detach().norm().item()
+        self.mu = self.options.zo_mu * max(alpha_norm, MIN_ALPHA_NORM)
         self.directions = []
         for twin in self.twins:
             z = unit_direction([a.shape for a in alphas], self.ctx.generator, self.ctx.device)
