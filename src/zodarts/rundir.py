@@ -20,6 +20,7 @@ class RunPaths:
     search_dir = property(lambda self: self.root / "search")
     search_log = property(lambda self: self.root / "search" / "log.jsonl")
     alphas = property(lambda self: self.root / "search" / "alphas.jsonl")
+    arch_steps = property(lambda self: self.root / "search" / "steps.jsonl")
     search_checkpoint = property(lambda self: self.root / "search" / "checkpoint.pt")
     train_dir = property(lambda self: self.root / "train")
     train_config = property(lambda self: self.root / "train" / "config.yaml")

@@ -33,6 +33,7 @@ from zodarts.utils.runtime import environment, resolve_device, rng_state, seed_e
     set_rng_state
 
 CHECKPOINT_VERSION = 1
+WEIGHT_STEP_STATS = ("train_loss", "train_acc")  # every other stat comes from an α step
 
 
 @dataclass
@@ -159,6 +160,10 @@ class SearchLoop:
                 for key, value in stats.items():
                     sums[key] = sums.get(key, 0.0) + value
                     counts[key] = counts.get(key, 0) + 1
+                arch_stats = {k: v for k, v in stats.items() if k not in WEIGHT_STEP_STATS}
+                if arch_stats:  # per-step diagnostics (MGS's ESS, ZO's D, ...) beside the means
+                    append_jsonl(self.paths.arch_steps, {"epoch": epoch, "step": i,
+                                                         **arch_stats})
                 bar.update(1)
                 bar.set_postfix(loss=f"{stats['train_loss']:.3f}", acc=f"{stats['train_acc']:.3f}",
                                 T=f"{self.supernet.temperature:.3g}", refresh=False)
@@ -219,6 +224,8 @@ class SearchLoop:
         # Anything logged after the checkpoint is redone, so it must not appear twice.
         write_jsonl(paths.search_log, [r for r in read_jsonl(paths.search_log) if r["epoch"] < start])
         write_jsonl(paths.alphas, [r for r in read_jsonl(paths.alphas) if r["epoch"] < start])
+        write_jsonl(paths.arch_steps,
+                    [r for r in read_jsonl(paths.arch_steps) if r["epoch"] < start])
         began = time.perf_counter()
         for epoch in range(start, c.epochs):
             tic = time.perf_counter()
