@@ -11,6 +11,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -235,7 +236,11 @@ class SearchLoop:
                 self.supernet.enable_size_search(torch.Generator().manual_seed(c.seed + 777))
                 self.searcher.on_size_search()
             train = self._train_epoch(epoch)
-            self.scheduler.step()
+            with warnings.catch_warnings():
+                # Random search trains its own candidates, never the supernet's weights: torch's
+                # "scheduler stepped before optimizer" warning would only confuse its users.
+                warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler")
+                self.scheduler.step()
             val_loss, val_acc = self._evaluate()
             alphas, arch = self._architecture_record(epoch)
             record = {"epoch": epoch, "phase": 2 if self.supernet.size_search else 1,
