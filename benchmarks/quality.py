@@ -8,7 +8,8 @@ For every method and seed: search (the real loop), retrain the genotype from scr
 on the test split (``zodarts.api`` — the same code as ``zodarts search/train/evaluate``), each
 into ``OUT/METHOD/seed-S``. Reports test ACC and AUC as mean ± std over seeds, parameters,
 FLOPs and search/retrain seconds, beside the published ResNet-18 (28) row of MedMNIST v2
-(Yang et al., Scientific Data 10:41, 2023, Table 3: test AUC/ACC, mean of ≥ 3 runs).
+(Yang et al., Scientific Data 10:41, 2023, Table 3: test AUC/ACC, mean of ≥ 3 runs). The table
+goes to stdout and, with the JSON, to ``OUT/DATASET/quality.md`` and ``quality.json``.
 
 Every method uses the same split, space, presets and seeds. A run folder that already holds
 ``eval.json`` is read, not redone, so an interrupted benchmark continues where it stopped
@@ -106,18 +107,21 @@ def _fmt(stat: dict, scale: float = 1.0, digits: int = 3) -> str:
     return f"{stat['mean'] * scale:.{digits}f} ± {stat['std'] * scale:.{digits}f}"
 
 
-def print_table(summary: dict) -> None:
-    print(f"searched-then-retrained quality on {summary['dataset']} (test split)")
-    print(f"  {'method':<12} {'ACC':>15} {'AUC':>15} {'params (k)':>16} {'search s':>9} "
-          f"{'train s':>9}")
+def markdown_table(summary: dict, command: str) -> str:
+    """The summary as a Markdown table (mean ± std over seeds), with the command that made it."""
+    lines = [f"Searched-then-retrained quality on {summary['dataset']} (test split, mean ± std "
+             f"over seeds)", "", f"`{command}`", "",
+             "| method | seeds | test ACC | test AUC | params (k) | search s | train s |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for name, m in summary["methods"].items():
-        print(f"  {name:<12} {_fmt(m['test_acc']):>15} {_fmt(m['test_auc']):>15} "
-              f"{_fmt(m['params'], 1e-3, 1):>16} {m['search_sec']['mean'] or 0:>9.0f} "
-              f"{m['train_sec']['mean'] or 0:>9.0f}")
+        lines.append(f"| {name} | {m['seeds']} | {_fmt(m['test_acc'])} | {_fmt(m['test_auc'])} "
+                     f"| {_fmt(m['params'], 1e-3, 1)} | {m['search_sec']['mean'] or 0:.0f} "
+                     f"| {m['train_sec']['mean'] or 0:.0f} |")
     base = summary["resnet18_28"]
     if base:
-        print(f"  {'ResNet-18':<12} {base['test_acc']:>15.3f} {base['test_auc']:>15.3f} "
-              f"{'≈11,200':>16}   (MedMNIST v2, Table 3, 28×28)")
+        lines.append(f"| ResNet-18 (28), MedMNIST v2 Table 3 | – | {base['test_acc']:.3f} "
+                     f"| {base['test_auc']:.3f} | ≈11,200 | – | – |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,11 +161,11 @@ def main(argv: list[str] | None = None) -> int:
             result = run_one(method, seed, args, root / method / f"seed-{seed}")
             runs.setdefault(method, []).append(result)
     summary = summarise(runs, Path(args.dataset).stem)
+    command = "python benchmarks/quality.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    table = markdown_table(summary, command)
     (root / "quality.json").write_text(json.dumps(summary, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        print_table(summary)
+    (root / "quality.md").write_text(table)
+    print(json.dumps(summary, indent=2) if args.json else table)
     return 0
 
 

@@ -44,3 +44,5 @@ def test_quality_runs_search_train_evaluate_and_summarises(tmp_path):
     assert 0.0 <= m["test_acc"]["mean"] <= 1.0 and m["params"]["mean"] > 0
     assert (tmp_path / "digits/darts-1st/seed-0/eval.json").is_file()
     assert json.loads((tmp_path / "digits/quality.json").read_text()) == summary
+    table = (tmp_path / "digits/quality.md").read_text()
+    assert "| darts-1st | 1 |" in table and "benchmarks/quality.py" in table
