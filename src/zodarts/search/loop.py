@@ -165,9 +165,15 @@ class SearchLoop:
                 if arch_stats:  # per-step diagnostics (MGS's ESS, ZO's D, ...) beside the means
                     append_jsonl(self.paths.arch_steps, {"epoch": epoch, "step": i,
                                                          **arch_stats})
+                if self.progress and (arch_stats or i == 0):  # E[params] moves only with α
+                    with torch.no_grad():
+                        expected = self.supernet.expected_params().item()
                 bar.update(1)
-                bar.set_postfix(loss=f"{stats['train_loss']:.3f}", acc=f"{stats['train_acc']:.3f}",
-                                T=f"{self.supernet.temperature:.3g}", refresh=False)
+                if self.progress:
+                    bar.set_postfix(loss=f"{stats['train_loss']:.3f}",
+                                    acc=f"{stats['train_acc']:.3f}",
+                                    T=f"{self.supernet.temperature:.3g}",
+                                    params=f"{expected / 1e3:,.1f}k", refresh=False)
         finally:
             bar.close()
         return {key: sums[key] / counts[key] for key in sums}
