@@ -86,3 +86,17 @@ def medmnist_root() -> Path:
         pytest.skip("MEDMNIST_ROOT not set (or without breastmnist.npz): real MedMNIST files "
                     "unavailable")
     return Path(root)
+
+
+def assert_same_search(full: Path, resumed: Path, epochs: int) -> None:
+    """A resumed search equals the uninterrupted one: every epoch once, the same per-epoch log
+    values (but wall time) and the same genotype file."""
+    from zodarts.utils.io import read_jsonl
+
+    a = read_jsonl(full / "search/log.jsonl")
+    b = read_jsonl(resumed / "search/log.jsonl")
+    assert [r["epoch"] for r in b] == list(range(epochs))
+    for ra, rb in zip(a, b):
+        ra.pop("seconds"), rb.pop("seconds")
+        assert ra == rb
+    assert (full / "genotype.json").read_text() == (resumed / "genotype.json").read_text()

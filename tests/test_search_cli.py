@@ -12,6 +12,8 @@ import pytest
 from zodarts.cli import main
 from zodarts.utils.io import read_jsonl
 
+from conftest import assert_same_search
+
 ZODARTS = [sys.executable, "-m", "zodarts.cli"]
 TINY = ["--preset", "tiny", "--dataset", "digits", "--quiet"]
 
@@ -64,14 +66,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
 
     resumed = _cli(["search", "--resume", "--out", str(tmp_path / "cut"), "--quiet"])
     assert resumed.wait() == 0, resumed.stderr.read()
-    a = read_jsonl(tmp_path / "full/search/log.jsonl")
-    b = read_jsonl(tmp_path / "cut/search/log.jsonl")
-    assert [r["epoch"] for r in b] == [0, 1, 2]
-    for ra, rb in zip(a, b):
-        ra.pop("seconds"), rb.pop("seconds")
-        assert ra == rb
-    assert (tmp_path / "full/genotype.json").read_text() == \
-        (tmp_path / "cut/genotype.json").read_text()
+    assert_same_search(tmp_path / "full", tmp_path / "cut", epochs=3)
 
 
 def test_tiny_search_on_breastmnist(tmp_path, medmnist_root):

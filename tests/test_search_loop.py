@@ -15,6 +15,8 @@ from zodarts.search.zo_darts import ZODartsPP
 from zodarts.space import Genotype, SuperNet, budget_bands
 from zodarts.utils.io import read_jsonl
 
+from conftest import assert_same_search
+
 LOG_KEYS = {"epoch", "phase", "temperature", "train_loss", "train_acc", "val_loss", "val_acc",
             "expected_params", "seconds", "share_none", "share_skip"}
 
@@ -108,14 +110,7 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, monkeypat
     resumed = run_search(None, tmp_path / "cut", resume=True, progress=False, log=None)
 
     assert resumed.genotype == full.genotype
-    a = read_jsonl(tmp_path / "full/search/log.jsonl")
-    b = read_jsonl(tmp_path / "cut/search/log.jsonl")
-    assert [r["epoch"] for r in b] == [0, 1, 2]
-    for ra, rb in zip(a, b):
-        ra.pop("seconds"), rb.pop("seconds")
-        assert ra == rb
-    assert (tmp_path / "full/genotype.json").read_text() == \
-        (tmp_path / "cut/genotype.json").read_text()
+    assert_same_search(tmp_path / "full", tmp_path / "cut", epochs=3)
 
 
 def test_resume_needs_a_checkpoint_and_refuses_to_overwrite(tmp_path):
