@@ -40,3 +40,27 @@ def test_run_train_flags_reach_the_training(tmp_path, capsys):
     text = (out / "train/config.yaml").read_text()
     assert "epochs: 1" in text and "augment: none" in text and "lr: 0.05" in text
     assert "dataset: digits" in text
+
+
+def test_a_genotype_outside_its_band_is_flagged_everywhere(tmp_path, capsys):
+    """Two tiny epochs cannot pull α down to the space's smallest network: the search log, the
+    summary, eval.json and the report must all say the result misses the band."""
+    from zodarts.space.resources import _space_extremes
+
+    smallest, _ = _space_extremes(1, 10, 4, 1)           # digits, the tiny preset's C and depth
+    out = tmp_path / "run"
+    assert main(["run", "--preset", "tiny", "--out", str(out), "--quiet",
+                 "--params-max", str(smallest + 1)]) == 0
+    captured = capsys.readouterr()
+    assert "outside the budget band" in captured.err          # the search's warning
+    assert "outside the budget band" in captured.out          # the summary's note
+    evaluation = json.loads((out / "eval.json").read_text())
+    assert evaluation["budget"] == {"band": [0.0, smallest + 1.0], "within": False}
+    assert "outside the budget band" in (out / "report/report.md").read_text()
+
+
+def test_no_budget_means_no_budget_entry(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "--preset", "tiny", "--epochs", "1", "--train-epochs", "1",
+                 "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "eval.json").read_text())["budget"] is None

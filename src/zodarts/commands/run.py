@@ -39,6 +39,11 @@ def summary_table(result) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     if e["test"].get("note"):
         lines.append(f"note: {e['test']['note']}")
+    budget = e.get("budget")
+    if budget and not budget["within"]:
+        lo, hi = budget["band"]
+        lines.append(f"note: {e['params']:,} parameters is outside the budget band "
+                     f"[{lo:,.0f}, {hi:,.0f}]; see report.md")
     lines += [f"run folder: {result.out}", f"report:     {result.report}"]
     return "\n".join(lines)
 

@@ -85,6 +85,12 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
                   f"{fmt_metric(last.get('val_acc'))}, expected parameters "
                   f"{last.get('expected_params', float('nan')):,.0f}; derived genotype "
                   f"{records.genotype_params:,} parameters.", ""]
+        if records.budget is not None and records.genotype_params is not None and not \
+                records.budget[0] <= records.genotype_params <= records.budget[1]:
+            lines += ["> The derived genotype is **outside the budget band**: the penalty acts on "
+                      "the expected parameters of the relaxed supernet, and this search ended "
+                      "before α had moved far enough. More epochs or architecture steps (a "
+                      "smaller `zo_steps`) give it room.", ""]
         _figure(lines, figures, "search", "search curves")
         _figure(lines, figures, "budget", "expected parameters against the budget band")
         _figure(lines, figures, "temperature", "temperature")

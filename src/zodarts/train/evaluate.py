@@ -14,7 +14,7 @@ from zodarts.config import SearchConfig, TrainConfig, load_config
 from zodarts.data import BatchIterator, load_dataset
 from zodarts.errors import ConfigError
 from zodarts.rundir import RunPaths
-from zodarts.space import count_flops, count_params
+from zodarts.space import count_flops, count_params, resolve_budget
 from zodarts.train.checkpoint import load_trained
 from zodarts.train.metrics import make_criterion, scores_from_logits, task_metrics
 from zodarts.utils.io import atomic_write_text
@@ -66,6 +66,24 @@ def run_method(paths: RunPaths) -> str | None:
     return load_config(SearchConfig, paths.config).method if paths.config.is_file() else None
 
 
+def run_budget(paths: RunPaths, channels: int, classes: int) -> tuple[float, float] | None:
+    """The parameter band the run's search was asked to meet (None: no search or no budget)."""
+    if not paths.config.is_file():
+        return None
+    c = load_config(SearchConfig, paths.config)
+    return resolve_budget(c.budget, c.params_min, c.params_max, channels, classes, c.C,
+                          c.cells_per_stage)
+
+
+def budget_check(params: int, band: tuple[float, float] | None) -> dict | None:
+    """Whether a derived network meets its band. The penalty acts on the *expected* count of the
+    relaxed supernet; a search with few architecture steps can end before the argmax genotype
+    is inside, and a user must see that rather than assume it."""
+    if band is None:
+        return None
+    return {"band": [band[0], band[1]], "within": band[0] <= params <= band[1]}
+
+
 def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
                  data_root: str | None = None, write: bool = True) -> dict:
     """Test (and val) metrics of a trained run, its exact parameters and FLOPs; written to
@@ -81,10 +99,12 @@ def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
                                 shuffle=False)
         results[split] = evaluate_model(trained.model, batches, dataset.task)
     genotype = trained.genotype
+    params = count_params(genotype)
     report = {
         "dataset": dataset.name, "task": dataset.task, "method": run_method(paths),
-        "genotype": genotype.to_dict(), "params": count_params(genotype),
+        "genotype": genotype.to_dict(), "params": params,
         "flops": count_flops(genotype, dataset.image_size),
+        "budget": budget_check(params, run_budget(paths, dataset.channels, dataset.classes)),
         "checkpoint": {"which": which, "epoch": trained.epoch},
         "test": results["test"],
         "val": {k: v for k, v in results["val"].items() if k != "loss"},
