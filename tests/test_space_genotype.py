@@ -162,3 +162,84 @@ def test_describe_lists_every_stage_and_edge():
                         "3←0 conv_1x1, 3←1 avg_pool_3x3, 3←2 conv_7x7")
     assert lines[1].startswith("stage 1 (C=16, 2 cells): ")
     assert lines[2].startswith("stage 2 (C=32, 3 cells): 1←0 conv_5x5")
+
+
+# ---- connectivity: a cell whose output ignores its input -------------------------------------
+def _outputs_depend_on_input(genotype: Genotype) -> bool:
+    import torch
+
+    from zodarts.space import build_network
+
+    torch.manual_seed(0)
+    net = build_network(genotype).eval()
+    with torch.no_grad():
+        a, b = net(torch.randn(2, 1, 8, 8)), net(torch.randn(2, 1, 8, 8))
+    return not torch.allclose(a, b, atol=1e-6)
+
+
+def test_cell_connectivity_matches_what_the_network_computes():
+    """Brute force: a genotype is flagged disconnected exactly when its logits do not depend
+    on the image."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    flagged = 0
+    for _ in range(40):
+        g = sample_genotype(rng, 1, 3, C=4, cells_per_stage=1, image_size=8)
+        # Each stage gets a fresh random cell with many `none` edges, to hit both cases often.
+        stages = tuple(StageGenotype(1, tuple(str(op) for op in rng.choice(
+            ["none", "none", "skip_connect", "conv_3x3", "avg_pool_3x3"], size=len(EDGES))))
+            for _ in g.stages)
+        g = dataclasses.replace(g, stages=stages)
+        disconnected = bool(g.disconnected_stages())
+        flagged += disconnected
+        assert _outputs_depend_on_input(g) != disconnected, g.describe()
+    assert 5 < flagged < 35  # both kinds were exercised
+
+
+def test_supernet_derives_the_closest_connected_cell():
+    import torch
+
+    from zodarts.space import OP_NAMES, SuperNet
+
+    net = SuperNet(1, 3, C=4, cells_per_stage=1, image_size=8)
+    # Stage 0's argmax cell has every edge into node 3 `none` (disconnected); the gaps are what
+    # switching each `none` edge to its second choice gives up.
+    prefs = [("none", "conv_kxk", 0.1), ("conv_kxk", None, 0), ("none", "skip_connect", 3.0),
+             ("none", "skip_connect", 2.0), ("none", "avg_pool_3x3", 0.5),
+             ("none", "avg_pool_3x3", 0.4)]
+    with torch.no_grad():
+        net.alpha_op.zero_()
+        for e, (top, second, gap) in enumerate(prefs):
+            net.alpha_op[e, OP_NAMES.index(top)] = 5.0
+            if second:
+                net.alpha_op[e, OP_NAMES.index(second)] = 5.0 - gap
+        net.alpha_op[len(EDGES):, OP_NAMES.index("skip_connect")] = 1.0  # stages 1, 2: fine
+    argmax = net.genotype()
+    assert argmax.disconnected_stages() == [0]
+    fixed = net.genotype(connected=True)
+    assert not fixed.disconnected_stages()
+    assert fixed.stages[1:] == argmax.stages[1:]
+    # 2←0 is conv, so node 2 is reached; the cheapest way on to node 3 is 3←2 as avg_pool (0.4),
+    # cheaper than 3←0 (2.0) or 1←0 + 3←1 (0.1 + 0.5).
+    assert fixed.stages[0].edges == ("none", "conv_7x7", "none", "none", "none",
+                                     "avg_pool_3x3")
+    changed = [e for e, (a, b) in enumerate(zip(argmax.stages[0].edges, fixed.stages[0].edges))
+               if a != b]
+    assert all(argmax.stages[0].edges[e] == "none" for e in changed)
+
+
+def test_connected_derivation_keeps_a_connected_argmax():
+    import numpy as np
+
+    from zodarts.space import SuperNet
+
+    rng = np.random.default_rng(1)
+    net = SuperNet(1, 3, C=4, cells_per_stage=2, image_size=8)
+    net.enable_size_search()
+    for _ in range(10):
+        g = sample_genotype(rng, 1, 3, C=4, cells_per_stage=2, image_size=8)
+        if g.disconnected_stages():
+            continue
+        net.set_architecture(g)
+        assert net.genotype(connected=True) == g == net.genotype()

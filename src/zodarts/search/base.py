@@ -79,7 +79,9 @@ class Searcher:
         raise NotImplementedError
 
     def genotype(self) -> Genotype:
-        return self.net.genotype()
+        # A disconnected cell (possible under argmax, typical after a collapse to `none`) gives
+        # a network that cannot learn; the closest connected cell is what a user can train.
+        return self.net.genotype(connected=True)
 
     def on_size_search(self) -> None:
         """Called right after the supernet enters the size-variable phase."""

@@ -85,6 +85,8 @@ class RandomSearch(Searcher):
         for _ in range(self.options.random_max_tries):
             g = sample_genotype(rng, n.in_channels, n.num_classes, n.C, n.cells_per_stage,
                                 n.image_size)
+            if g.disconnected_stages():
+                continue  # a network that cannot learn is not worth a candidate's training
             if self.ctx.budget is None or \
                     self.ctx.budget[0] <= count_params(g) <= self.ctx.budget[1]:
                 return g, seed

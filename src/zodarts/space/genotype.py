@@ -20,10 +20,28 @@ EDGES: tuple[tuple[int, int], ...] = tuple((j, i) for i in range(1, NUM_NODES) f
 NUM_STAGES = 3
 
 
+def cell_is_connected(edges: tuple[str, ...] | list[str]) -> bool:
+    """Whether the cell's output (node 3) depends on its input (node 0).
+
+    Every operation but ``none`` carries its input forward, so this is reachability over the
+    edges that are not ``none``. A disconnected cell outputs a constant: the network built from
+    it cannot learn (per-edge argmax can produce one, e.g. after DARTS's collapse to ``none``).
+    """
+    reached = {0}
+    for (j, i), op in zip(EDGES, edges):  # EDGES is ordered by destination node
+        if op != "none" and j in reached:
+            reached.add(i)
+    return NUM_NODES - 1 in reached
+
+
 @dataclass(frozen=True)
 class StageGenotype:
     depth: int
     edges: tuple[str, ...]
+
+    @property
+    def connected(self) -> bool:
+        return cell_is_connected(self.edges)
 
 
 @dataclass(frozen=True)
@@ -99,6 +117,10 @@ class Genotype:
             raise ConfigError(f"{path}: cannot read genotype file: {err}") from None
         except ConfigError as err:
             raise ConfigError(f"{path}: {err}") from None
+
+    def disconnected_stages(self) -> list[int]:
+        """Stages whose cell output does not depend on its input (see ``cell_is_connected``)."""
+        return [s for s, stage in enumerate(self.stages) if not stage.connected]
 
     def describe(self) -> str:
         """One line per stage, e.g. ``stage 1 (C=32, 2 cells): 1←0 conv_3x3, ...``."""

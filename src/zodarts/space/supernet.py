@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from zodarts.space.blocks import Head, ResidualReduction, stage_channels, stem
-from zodarts.space.genotype import EDGES, NUM_NODES, NUM_STAGES, Genotype, StageGenotype
+from zodarts.space.genotype import (EDGES, NUM_NODES, NUM_STAGES, Genotype, StageGenotype,
+                                     cell_is_connected)
 from zodarts.space.operations import (KERNEL_SIZES, OP_NAMES, PHASE1_KERNEL, KernelVariableConv,
                                       build_op, conv_name)
 from zodarts.space.resources import fixed_params, op_params
@@ -187,7 +188,49 @@ class SuperNet(nn.Module):
         return self.head(x)
 
     # ---- genotypes --------------------------------------------------------------------------
-    def genotype(self) -> Genotype:
+    def genotype(self, connected: bool = False) -> Genotype:
+        """Per edge the argmax op (and kernel), per stage the argmax depth.
+
+        With ``connected``, a stage whose argmax cell would be disconnected (its output not
+        depending on its input: see ``cell_is_connected``) instead gets the connected cell
+        closest to the argmax: some of its ``none`` edges take their best other operation,
+        choosing the set that gives up the least α. An argmax cell that is connected is kept.
+        """
+        genotype = self._argmax_genotype()
+        if not connected or not genotype.disconnected_stages():
+            return genotype
+        stages = list(genotype.stages)
+        for s in genotype.disconnected_stages():
+            stages[s] = StageGenotype(stages[s].depth, self._closest_connected_cell(s, stages[s]))
+        return Genotype(tuple(stages), self.in_channels, self.num_classes, self.C,
+                        self.image_size)
+
+    @torch.no_grad()
+    def _closest_connected_cell(self, stage: int, cell: StageGenotype) -> tuple[str, ...]:
+        rows = self.alpha_op[stage * len(EDGES):(stage + 1) * len(EDGES)]
+        kernels = self.alpha_kernel.argmax(-1).tolist() if self.size_search else None
+        none_edges = [e for e, op in enumerate(cell.edges) if op == "none"]
+        best = None
+        # At most 2^6 subsets of the six edges: brute force is exact and instant.
+        for mask in range(1, 2 ** len(none_edges)):
+            switched = [e for k, e in enumerate(none_edges) if mask >> k & 1]
+            edges = list(cell.edges)
+            cost = 0.0
+            for e in switched:
+                row = rows[e].clone()
+                row[NONE] = -torch.inf
+                o = int(row.argmax())
+                cost += float(rows[e, NONE] - rows[e, o])
+                name = OP_NAMES[o]
+                if name == "conv_kxk":
+                    r = stage * len(EDGES) + e
+                    name = conv_name(KERNEL_SIZES[kernels[r]] if kernels else PHASE1_KERNEL)
+                edges[e] = name
+            if cell_is_connected(edges) and (best is None or cost < best[0]):
+                best = (cost, tuple(edges))
+        return best[1]
+
+    def _argmax_genotype(self) -> Genotype:
         ops = self.alpha_op.argmax(-1).tolist()
         kernels = self.alpha_kernel.argmax(-1).tolist() if self.size_search else None
         depths = self.alpha_depth.argmax(-1).tolist() if self.size_search else None
