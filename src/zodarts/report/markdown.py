@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from zodarts.report.records import RunRecords
+from zodarts.space import budget_check
 
 
 def fmt_metric(value) -> str:
@@ -85,8 +86,9 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
                   f"{fmt_metric(last.get('val_acc'))}, expected parameters "
                   f"{last.get('expected_params', float('nan')):,.0f}; derived genotype "
                   f"{records.genotype_params:,} parameters.", ""]
-        if records.budget is not None and records.genotype_params is not None and not \
-                records.budget[0] <= records.genotype_params <= records.budget[1]:
+        check = (None if records.genotype_params is None
+                 else budget_check(records.genotype_params, records.budget))
+        if check and not check["within"]:
             lines += ["> The derived genotype is **outside the budget band**: the penalty acts on "
                       "the expected parameters of the relaxed supernet, and this search ended "
                       "before α had moved far enough. More epochs or architecture steps (a "

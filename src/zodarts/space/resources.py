@@ -141,3 +141,12 @@ def _space_extremes(in_channels: int, num_classes: int, C: int, cells_per_stage:
         lo += 1 * len(EDGES) * min(per_edge)
         hi += cells_per_stage * len(EDGES) * max(per_edge)
     return lo, hi
+
+
+def budget_check(params: int, band: tuple[float, float] | None) -> dict | None:
+    """Whether a derived network meets its band (None without a band). The penalty acts on the
+    *expected* count of the relaxed supernet; a search with few architecture steps can end
+    before the argmax genotype is inside, and a user must see that rather than assume it."""
+    if band is None:
+        return None
+    return {"band": [band[0], band[1]], "within": band[0] <= params <= band[1]}

@@ -207,44 +207,47 @@ class SuperNet(nn.Module):
 
     @torch.no_grad()
     def _closest_connected_cell(self, stage: int, cell: StageGenotype) -> tuple[str, ...]:
-        rows = self.alpha_op[stage * len(EDGES):(stage + 1) * len(EDGES)]
-        kernels = self.alpha_kernel.argmax(-1).tolist() if self.size_search else None
-        none_edges = [e for e, op in enumerate(cell.edges) if op == "none"]
+        first = stage * len(EDGES)
+        rows = self.alpha_op[first:first + len(EDGES)].clone()
+        rows[:, NONE] = -torch.inf
+        kernels = self._kernel_choices()
+        # Each `none` edge's fallback: its best other op, and the α that switching gives up.
+        fallback = {e: (self._op_name(first + e, int(rows[e].argmax()), kernels),
+                        float(self.alpha_op[first + e].max() - rows[e].max()))
+                    for e, op in enumerate(cell.edges) if op == "none"}
         best = None
         # At most 2^6 subsets of the six edges: brute force is exact and instant.
-        for mask in range(1, 2 ** len(none_edges)):
-            switched = [e for k, e in enumerate(none_edges) if mask >> k & 1]
+        for mask in range(1, 2 ** len(fallback)):
+            switched = [e for k, e in enumerate(fallback) if mask >> k & 1]
             edges = list(cell.edges)
-            cost = 0.0
             for e in switched:
-                row = rows[e].clone()
-                row[NONE] = -torch.inf
-                o = int(row.argmax())
-                cost += float(rows[e, NONE] - rows[e, o])
-                name = OP_NAMES[o]
-                if name == "conv_kxk":
-                    r = stage * len(EDGES) + e
-                    name = conv_name(KERNEL_SIZES[kernels[r]] if kernels else PHASE1_KERNEL)
-                edges[e] = name
+                edges[e] = fallback[e][0]
+            cost = sum(fallback[e][1] for e in switched)
             if cell_is_connected(edges) and (best is None or cost < best[0]):
                 best = (cost, tuple(edges))
         return best[1]
 
+    def _kernel_choices(self) -> list[int] | None:
+        return self.alpha_kernel.argmax(-1).tolist() if self.size_search else None
+
+    @staticmethod
+    def _op_name(row: int, op: int, kernels: list[int] | None) -> str:
+        """The genotype name of op ``op`` on α row ``row`` (a conv carries its kernel)."""
+        name = OP_NAMES[op]
+        if name == "conv_kxk":
+            name = conv_name(KERNEL_SIZES[kernels[row]] if kernels else PHASE1_KERNEL)
+        return name
+
     def _argmax_genotype(self) -> Genotype:
         ops = self.alpha_op.argmax(-1).tolist()
-        kernels = self.alpha_kernel.argmax(-1).tolist() if self.size_search else None
+        kernels = self._kernel_choices()
         depths = self.alpha_depth.argmax(-1).tolist() if self.size_search else None
         stages = []
         for s in range(NUM_STAGES):
-            edges = []
-            for e in range(len(EDGES)):
-                r = s * len(EDGES) + e
-                op = OP_NAMES[ops[r]]
-                if op == "conv_kxk":
-                    op = conv_name(KERNEL_SIZES[kernels[r]] if kernels else PHASE1_KERNEL)
-                edges.append(op)
+            edges = tuple(self._op_name(r, ops[r], kernels)
+                          for r in range(s * len(EDGES), (s + 1) * len(EDGES)))
             depth = depths[s] + 1 if depths else self.cells_per_stage
-            stages.append(StageGenotype(depth, tuple(edges)))
+            stages.append(StageGenotype(depth, edges))
         return Genotype(tuple(stages), self.in_channels, self.num_classes, self.C,
                         self.image_size)
 

@@ -14,7 +14,7 @@ from zodarts.config import SearchConfig, TrainConfig, load_config
 from zodarts.data import BatchIterator, load_dataset
 from zodarts.errors import ConfigError
 from zodarts.rundir import RunPaths
-from zodarts.space import count_flops, count_params, resolve_budget
+from zodarts.space import budget_check, count_flops, count_params, resolve_budget
 from zodarts.train.checkpoint import load_trained
 from zodarts.train.metrics import make_criterion, scores_from_logits, task_metrics
 from zodarts.utils.io import atomic_write_text
@@ -73,15 +73,6 @@ def run_budget(paths: RunPaths, channels: int, classes: int) -> tuple[float, flo
     c = load_config(SearchConfig, paths.config)
     return resolve_budget(c.budget, c.params_min, c.params_max, channels, classes, c.C,
                           c.cells_per_stage)
-
-
-def budget_check(params: int, band: tuple[float, float] | None) -> dict | None:
-    """Whether a derived network meets its band. The penalty acts on the *expected* count of the
-    relaxed supernet; a search with few architecture steps can end before the argmax genotype
-    is inside, and a user must see that rather than assume it."""
-    if band is None:
-        return None
-    return {"band": [band[0], band[1]], "within": band[0] <= params <= band[1]}
 
 
 def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
