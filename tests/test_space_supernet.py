@@ -404,3 +404,36 @@ def test_network_is_scriptable_with_identical_logits():
         x = torch.randn(2, 3, 28, 28)
         with torch.no_grad():
             assert torch.allclose(scripted(x), net(x), atol=1e-6)
+
+
+def _layouts_seen(net: nn.Module, run) -> set[bool]:
+    """Whether each conv/BN/pool input after the stem was NHWC, over everything ``run`` computes
+    (the stem's own BN may see NCHW: with one input channel both layouts are the same strides)."""
+    seen: set[bool] = set()
+    stem = set(net.stem.modules())
+    hooks = [m.register_forward_pre_hook(
+        lambda m, args: seen.add(args[0].is_contiguous(memory_format=torch.channels_last)))
+        for m in net.modules()
+        if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.AvgPool2d)) and m not in stem]
+    try:
+        run()
+    finally:
+        for h in hooks:
+            h.remove()
+    return seen
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_networks_compute_in_nhwc_even_at_perturbed_weights(channels):
+    # NHWC is what makes the CPU search fast; one NCHW layer turns every later one NCHW too.
+    # With one input channel the stem's output layout is ambiguous, and weights built by
+    # arithmetic (DARTS-2nd's ω ± εv through functional_call) used to lose NHWC from there on.
+    torch.manual_seed(0)
+    net = SuperNet(channels, 3, C=4, cells_per_stage=1)
+    x = torch.randn(2, channels, 12, 12)
+    perturbed = {n: p.detach() + 1e-3 * torch.randn(p.shape) for n, p in net.named_parameters()}
+    assert _layouts_seen(net, lambda: net(x)) == {True}
+    assert _layouts_seen(net, lambda: torch.func.functional_call(net, perturbed, (x,))) == {True}
+    standalone = build_network(sample_genotype(0, channels, 3,
+                                               C=4, cells_per_stage=1))
+    assert _layouts_seen(standalone, lambda: standalone(x)) == {True}

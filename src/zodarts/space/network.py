@@ -7,7 +7,8 @@ from typing import List
 import torch
 from torch import nn
 
-from zodarts.space.blocks import Head, ResidualReduction, stage_channels, stem
+from zodarts.space.blocks import (MEMORY_FORMAT, Head, ResidualReduction, stage_channels, stem,
+                                  to_memory_format)
 from zodarts.space.genotype import EDGES, NUM_NODES, Genotype
 from zodarts.space.operations import build_op
 
@@ -44,9 +45,10 @@ class Network(nn.Module):
             layers += [FixedCell(channels[s], stage.edges) for _ in range(stage.depth)]
         self.layers = nn.Sequential(*layers)
         self.head = Head(channels[-1], genotype.num_classes)
+        self.to(memory_format=MEMORY_FORMAT)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.layers(self.stem(x)))
+        return self.head(self.layers(to_memory_format(self.stem(to_memory_format(x)))))
 
 
 def build_network(genotype: Genotype) -> Network:

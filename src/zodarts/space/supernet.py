@@ -11,7 +11,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from zodarts.space.blocks import Head, ResidualReduction, stage_channels, stem
+from zodarts.space.blocks import (MEMORY_FORMAT, Head, ResidualReduction, stage_channels, stem,
+                                  to_memory_format)
 from zodarts.space.genotype import (EDGES, NUM_NODES, NUM_STAGES, Genotype, StageGenotype,
                                      cell_is_connected)
 from zodarts.space.operations import (KERNEL_SIZES, OP_NAMES, PHASE1_KERNEL, KernelVariableConv,
@@ -55,7 +56,7 @@ class MixedEdge(nn.Module):
             if not on or o == NONE:
                 continue
             y = op(x, k_w, k_on) if o == CONV else op(x)
-            out = out + w * y
+            out = w * y if isinstance(out, int) else torch.addcmul(out, w, y)
         if isinstance(out, int):  # every weight zero or `none`
             return torch.zeros_like(x)
         return out
@@ -113,6 +114,7 @@ class SuperNet(nn.Module):
         self.alpha_op = nn.Parameter(1e-3 * torch.randn(rows, len(OP_NAMES)))
         self.alpha_kernel = nn.Parameter(torch.zeros(rows, len(KERNEL_SIZES)))
         self.alpha_depth = nn.Parameter(torch.zeros(NUM_STAGES, cells_per_stage))
+        self.to(memory_format=MEMORY_FORMAT)
 
     # ---- parameters -------------------------------------------------------------------------
     def arch_parameters(self) -> list[nn.Parameter]:
@@ -165,7 +167,7 @@ class SuperNet(nn.Module):
         op_on = (w["op"] != 0).tolist()
         k_on = None if w["kernel"] is None else (w["kernel"] != 0).tolist()
         d_on = None if w["depth"] is None else (w["depth"] != 0).tolist()
-        x = self.stem(x)
+        x = to_memory_format(self.stem(to_memory_format(x)))
         for s, cells in enumerate(self.stages):
             if s > 0:
                 x = self.reductions[s - 1](x)
