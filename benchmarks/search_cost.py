@@ -1,7 +1,8 @@
 """Search cost of every method on the same data, split, space, batch size and seed.
 
     python benchmarks/search_cost.py [--dataset NAME] [--epochs E] [--methods a,b,...]
-        [--preset paper|quick|tiny] [--steps-per-epoch N] [--size-search-start S] [--json]
+        [--preset paper|quick|tiny] [--steps-per-epoch N] [--size-search-start S]
+        [--repeats R] [--json]
 
 Reports seconds per epoch, total seconds, peak memory and each method's seconds per epoch as a
 ratio to DARTS second order's (darts-2nd is always run: it is the baseline of DESIGN.md §8's
@@ -10,6 +11,11 @@ temporary folder, progress off) in its own subprocess, because peak RSS (``ru_ma
 process-wide high-water mark: measured in one process, every method after the largest would
 report the largest. On CUDA the peak is ``torch.cuda.max_memory_allocated`` instead. Peak RSS
 includes the interpreter and torch themselves (a few hundred MB), the same for every method.
+
+Shared machines are noisy (runs of the same method in separate processes differ by up to ~20%
+on the 2-core machine this was written on): ``--repeats R`` runs every method R times,
+interleaved, and reports the median seconds per epoch and the median of the per-repeat ratios,
+with every run in the JSON (``sec_per_epoch_runs``, ``ratio_runs``).
 
 Default dataset: BreastMNIST when ``$MEDMNIST_ROOT/breastmnist.npz`` exists, else the embedded
 digits. Seconds per epoch are the loop's wall time over the epochs run (data, steps, the
@@ -26,6 +32,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,33 +103,42 @@ def run_worker(method: str, settings: dict) -> dict:
 
 
 # ---- the comparison -------------------------------------------------------------------------
-def compare(methods: list[str], settings: dict, log=None) -> dict:
+def compare(methods: list[str], settings: dict, log=None, repeats: int = 1) -> dict:
+    """Every method ``repeats`` times, interleaved (a, b, ..., a, b, ...) so that a slow spell of
+    a shared machine falls on all methods alike. Each repeat's ratio pairs a method with the
+    baseline of the same repeat; the report gives medians and every run."""
     if BASELINE not in methods:
         methods = [*methods, BASELINE]
-    results = {}
-    for method in methods:
-        if log:
-            log(f"{method} ...")
-        results[method] = run_worker(method, settings)
-        if log:
-            log(f"{method}: {_describe(results[method])}")
-    base = results[BASELINE].get("sec_per_epoch")
+    runs: dict[str, list[dict]] = {m: [] for m in methods}
+    for rep in range(repeats):
+        for method in methods:
+            if log:
+                log(f"{method} ..." + (f" (repeat {rep + 1}/{repeats})" if repeats > 1 else ""))
+            runs[method].append(run_worker(method, settings))
+            if log:
+                log(f"{method}: {_describe(runs[method][-1])}")
     report = {"dataset": settings["dataset"], "device": None, "epochs": settings["epochs"],
               "preset": settings["preset"], "steps_per_epoch": settings.get("steps_per_epoch"),
-              "methods": {}}
-    for method, r in results.items():
-        if "error" in r:
+              "repeats": repeats, "methods": {}}
+    base = runs[BASELINE]
+    for method, rs in runs.items():
+        errors = [r["error"] for r in rs if "error" in r]
+        if errors or any("error" in b for b in base):
             report["methods"][method] = {"sec_per_epoch": None, "total_sec": None,
                                          "peak_mem_mb": None, "ratio_vs_darts_2nd": None,
-                                         "error": r["error"]}
+                                         "error": (errors or ["the darts-2nd baseline failed"])[0]}
             continue
-        report["device"] = r["device"]
+        report["device"] = rs[0]["device"]
         for key in ("threads", "batch_size", "C", "cells_per_stage"):
-            report[key] = r[key]
+            report[key] = rs[0][key]
+        ratios = [r["sec_per_epoch"] / b["sec_per_epoch"] for r, b in zip(rs, base)]
         report["methods"][method] = {
-            "sec_per_epoch": r["sec_per_epoch"], "total_sec": r["total_sec"],
-            "peak_mem_mb": r["peak_mem_mb"],
-            "ratio_vs_darts_2nd": None if not base else r["sec_per_epoch"] / base}
+            "sec_per_epoch": statistics.median(r["sec_per_epoch"] for r in rs),
+            "total_sec": statistics.median(r["total_sec"] for r in rs),
+            "peak_mem_mb": max(r["peak_mem_mb"] for r in rs),
+            "ratio_vs_darts_2nd": statistics.median(ratios),
+            "sec_per_epoch_runs": [r["sec_per_epoch"] for r in rs],
+            "ratio_runs": ratios}
     return report
 
 
@@ -137,15 +153,20 @@ def print_table(report: dict) -> None:
           f"threads), preset {report['preset']}, C={report.get('C')}, "
           f"{report.get('cells_per_stage')} cells/stage, batch {report.get('batch_size')}, "
           f"{report['epochs']} epochs"
-          + (f" of at most {report['steps_per_epoch']} steps" if report["steps_per_epoch"] else ""))
-    print(f"  {'method':<12} {'s/epoch':>9} {'total s':>9} {'peak MB':>9} {'× darts-2nd':>12}")
+          + (f" of at most {report['steps_per_epoch']} steps" if report["steps_per_epoch"] else "")
+          + (f", median of {report['repeats']} interleaved repeats" if report["repeats"] > 1
+             else ""))
+    print(f"  {'method':<12} {'s/epoch':>9} {'total s':>9} {'peak MB':>9} {'× darts-2nd':>12}"
+          + ("  ratio per repeat" if report["repeats"] > 1 else ""))
     for name, r in report["methods"].items():
         if r["sec_per_epoch"] is None:
             print(f"  {name:<12} failed: {r.get('error')}")
             continue
         ratio = "-" if r["ratio_vs_darts_2nd"] is None else f"{r['ratio_vs_darts_2nd']:.2f}"
+        runs = ("  " + ", ".join(f"{x:.2f}" for x in r["ratio_runs"])
+                if report["repeats"] > 1 else "")
         print(f"  {name:<12} {r['sec_per_epoch']:>9.2f} {r['total_sec']:>9.1f} "
-              f"{r['peak_mem_mb']:>9.0f} {ratio:>12}")
+              f"{r['peak_mem_mb']:>9.0f} {ratio:>12}{runs}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads per run (default: torch's, one per core)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="run every method this many times, interleaved; report medians")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -186,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         settings["threads"] = args.threads
     log = None if args.json else (lambda message: print(message, file=sys.stderr, flush=True))
-    report = compare(methods, settings, log)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    report = compare(methods, settings, log, args.repeats)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
