@@ -12,7 +12,7 @@ process-wide high-water mark: measured in one process, every method after the la
 report the largest. On CUDA the peak is ``torch.cuda.max_memory_allocated`` instead. Peak RSS
 includes the interpreter and torch themselves (a few hundred MB), the same for every method.
 
-Shared machines are noisy (runs of the same method in separate processes differ by up to ~20%
+Shared machines are noisy (runs of the same method in separate processes differed by up to 30%
 on the 2-core machine this was written on): ``--repeats R`` runs every method R times,
 interleaved, and reports the median seconds per epoch and the median of the per-repeat ratios,
 with every run in the JSON (``sec_per_epoch_runs``, ``ratio_runs``).
