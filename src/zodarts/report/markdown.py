@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from zodarts.report.records import RunRecords
-from zodarts.space import budget_check
+from zodarts.space import BUDGET_MISS_HINT, budget_check
 
 
 def fmt_metric(value) -> str:
@@ -89,10 +89,8 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
         check = (None if records.genotype_params is None
                  else budget_check(records.genotype_params, records.budget))
         if check and not check["within"]:
-            lines += ["> The derived genotype is **outside the budget band**: the penalty acts on "
-                      "the expected parameters of the relaxed supernet, and this search ended "
-                      "before α had moved far enough. More epochs or architecture steps (a "
-                      "smaller `zo_steps`) give it room.", ""]
+            lines += [f"> The derived genotype is **outside the budget band**: {BUDGET_MISS_HINT}.",
+                      ""]
         _figure(lines, figures, "search", "search curves")
         _figure(lines, figures, "budget", "expected parameters against the budget band")
         _figure(lines, figures, "temperature", "temperature")

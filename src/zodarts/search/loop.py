@@ -26,8 +26,8 @@ from zodarts.rundir import RunPaths
 from zodarts.search.base import NonFiniteLoss, SearchContext, Searcher
 from zodarts.search.registry import get_searcher
 from zodarts.search.schedule import size_phase_at, temperature_at
-from zodarts.space import (OP_NAMES, Genotype, SuperNet, budget_check, count_params,
-                           resolve_budget)
+from zodarts.space import (BUDGET_MISS_HINT, OP_NAMES, Genotype, SuperNet, budget_check,
+                           count_params, resolve_budget)
 from zodarts.train.metrics import batch_accuracy, make_criterion
 from zodarts.utils.io import append_jsonl, atomic_torch_save, atomic_write_text, read_jsonl, \
     write_jsonl
@@ -270,9 +270,7 @@ class SearchLoop:
         if check and not check["within"]:
             lo, hi = self.budget
             self.log(f"warning: genotype.json has {params:,} parameters, outside "
-                     f"the budget band [{lo:,.0f}, {hi:,.0f}]: the search ended before the "
-                     "penalty had moved α far enough (more epochs or architecture steps, e.g. a "
-                     "smaller zo_steps, give it room)")
+                     f"the budget band [{lo:,.0f}, {hi:,.0f}]: {BUDGET_MISS_HINT}")
         return SearchResult(genotype, best_genotype, read_jsonl(paths.search_log), paths.root,
                             self.budget, time.perf_counter() - began)
 

@@ -143,6 +143,12 @@ def _space_extremes(in_channels: int, num_classes: int, C: int, cells_per_stage:
     return lo, hi
 
 
+# Why a derived network can miss its band, and what helps: said by the search log and report.md.
+BUDGET_MISS_HINT = ("the penalty acts on the expected parameters of the relaxed supernet, and "
+                    "this search ended before α had moved far enough; more epochs or "
+                    "architecture steps (e.g. a smaller zo_steps) give it room")
+
+
 def budget_check(params: int, band: tuple[float, float] | None) -> dict | None:
     """Whether a derived network meets its band (None without a band). The penalty acts on the
     *expected* count of the relaxed supernet; a search with few architecture steps can end

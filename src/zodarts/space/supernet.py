@@ -199,10 +199,11 @@ class SuperNet(nn.Module):
         choosing the set that gives up the least α. An argmax cell that is connected is kept.
         """
         genotype = self._argmax_genotype()
-        if not connected or not genotype.disconnected_stages():
+        disconnected = genotype.disconnected_stages() if connected else []
+        if not disconnected:
             return genotype
         stages = list(genotype.stages)
-        for s in genotype.disconnected_stages():
+        for s in disconnected:
             stages[s] = StageGenotype(stages[s].depth, self._closest_connected_cell(s, stages[s]))
         return Genotype(tuple(stages), self.in_channels, self.num_classes, self.C,
                         self.image_size)
