@@ -36,7 +36,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import fields
 from pathlib import Path
 
 BASELINE = "darts-2nd"
@@ -48,16 +47,11 @@ def default_dataset() -> str:
 
 
 def method_config(preset: str, **settings):
-    """A SearchConfig from ``preset`` and overrides, keeping only the preset options the method
-    knows: presets may carry one family's options (the tiny preset sets ZO-DARTS's M), and every
-    method must run under the same preset."""
-    from zodarts.config import SEARCH_PRESETS, SearchConfig, make_config
-    from zodarts.search.registry import get_searcher
+    """A SearchConfig from ``preset`` and overrides (the preset's options reach only the methods
+    that have them, so every method runs under the same preset)."""
+    from zodarts.config import make_search_config
 
-    config = make_config(SearchConfig, SEARCH_PRESETS, preset, **settings)
-    known = {f.name for f in fields(get_searcher(config.method).Options)}
-    config.options = {k: v for k, v in config.options.items() if k in known}
-    return config
+    return make_search_config(preset, **settings)
 
 
 # ---- one method, in this process (the worker) -----------------------------------------------

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from zodarts.config import SEARCH_PRESETS, SearchConfig, make_config
+from zodarts.config import SEARCH_PRESETS, make_search_config
 from zodarts.search.loop import SearchLoop
 
 
@@ -78,8 +78,8 @@ def main() -> None:
     args = parser.parse_args()
     dataset = args.dataset or _default_dataset()
     options = {} if args.zo_steps is None else {"zo_steps": args.zo_steps}
-    config = make_config(SearchConfig, SEARCH_PRESETS, args.preset, dataset=dataset,
-                         method="zo-darts++", device=args.device, options=options)
+    config = make_search_config(args.preset, dataset=dataset, method="zo-darts++",
+                                device=args.device, options=options)
     with tempfile.TemporaryDirectory() as tmp:
         loop = SearchLoop(config, tmp, progress=False, log=None)
         loop.build()

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from zodarts.config import SEARCH_PRESETS, SearchConfig, make_config
+from zodarts.config import SearchConfig, make_search_config
 from zodarts.errors import ConfigError, SearchDiverged
 from zodarts.search.base import Searcher
 from zodarts.search.loop import run_search
@@ -22,7 +22,7 @@ LOG_KEYS = {"epoch", "phase", "temperature", "train_loss", "train_acc", "val_los
 
 
 def tiny(**overrides):
-    return make_config(SearchConfig, SEARCH_PRESETS, "tiny", **overrides)
+    return make_search_config("tiny", **overrides)
 
 
 def test_tiny_search_on_digits_writes_the_run_folder(tmp_path):

@@ -19,6 +19,7 @@ from zodarts.errors import ConfigError
 from zodarts.search.base import SearchContext
 from zodarts.search.darts import (DartsFirstOrder, DartsSecondOrder, finite_difference_hvp,
                                   unrolled_weights)
+from zodarts.search.protocol import resolve_method
 from zodarts.search.random_search import RandomSearch
 from zodarts.search.zarts import (ZartsGLD, ZartsMGS, ZartsRS, flatten, gld_radii, gld_step,
                                   mgs_step, rs_gradient, unflatten)
@@ -29,14 +30,21 @@ CPU = torch.device("cpu")
 
 def _searcher(cls, options=None, budget=None, dtype=torch.float64, seed=0, momentum_steps=2):
     """A searcher on a tiny supernet (C=4, one cell per stage, 8×8 inputs), warmed up by a few
-    weight steps so the momentum buffers are not empty."""
+    weight steps so the momentum buffers are not empty. A budget comes with the size-variable
+    phase, the only one where its penalty acts."""
     torch.manual_seed(seed)
-    config = SearchConfig(C=4, cells_per_stage=1, w_lr=0.05, options=options or {})
+    options = {"zarts_warmup": 0.0, **(options or {})} if cls.name.startswith("zarts") \
+        else options or {}
+    size_search = budget is not None and cls.uses_alpha
+    config = resolve_method(SearchConfig(method=cls.name, C=4, cells_per_stage=1, w_lr=0.05,
+                                         size_search=size_search, options=options))
 
     def make():
         return SuperNet(1, 3, C=4, cells_per_stage=1, relax=cls.relax, image_size=8).to(dtype)
 
     net = make()
+    if size_search:
+        net.enable_size_search(torch.Generator().manual_seed(seed))
     with torch.no_grad():
         net.alpha_op.normal_(0, 0.5)  # away from ties
     opt = torch.optim.SGD(net.weight_parameters(), lr=config.w_lr, momentum=0.9, nesterov=True,
@@ -147,13 +155,14 @@ def test_darts_2nd_gradient_equals_autograd_through_the_unrolled_step(unroll_mom
                 step = step + group["momentum"] * buf
         w_prime.append(p - xi * step)
     val_obj = s._loss(w_prime, val, True)
-    (exact,) = torch.autograd.grad(val_obj, net.arch_parameters())
+    exact = torch.autograd.grad(val_obj, net.arch_parameters())
     assert objective == pytest.approx(val_obj.item())
-    assert _rel(grads[0], exact) < 1e-6
+    for g, e in zip(grads, exact):  # op, kernel and depth α (the budget's size phase)
+        torch.testing.assert_close(g, e, rtol=1e-6, atol=1e-12)
     # The second-order term is not negligible here: ∇_α L_val at a fixed ω′ differs.
     fixed = [w.detach() for w in w_prime]
-    (first,) = torch.autograd.grad(s._loss(fixed, val, True), net.arch_parameters())
-    assert _rel(grads[0], first) > 1e-3
+    first = torch.autograd.grad(s._loss(fixed, val, True), net.arch_parameters())
+    assert _rel(grads[0], first[0]) > 1e-3
     # ω, α and the BatchNorm buffers are bit-for-bit what they were.
     for k, v in net.state_dict().items():
         assert torch.equal(v, before[k]), k
@@ -238,8 +247,8 @@ def test_mgs_reduces_to_a_step_along_minus_gradient_on_a_linear_objective():
         return (c @ u).item()
 
     for seed in range(5):
-        step, ess = mgs_step(loss_at, c, samples=8, sigma=1e-3, tau=1e3, lam=0.0,
-                             generator=torch.Generator().manual_seed(seed))
+        step, ess, _, _ = mgs_step(loss_at, c, samples=8, sigma=1e-3, tau=1e3, lam=0.0,
+                                   generator=torch.Generator().manual_seed(seed))
         # Every proposal sits near −∇ and the weights are convex: the step is −∇ up to σ.
         assert torch.allclose(step, -c, atol=5e-3)
         assert 1.0 <= ess <= 8.0
@@ -257,8 +266,9 @@ def test_mgs_small_temperature_takes_the_best_sample():
         calls.append(u.clone())
         return loss(u)
 
-    step, ess = mgs_step(loss_at, torch.zeros(5, dtype=torch.float64), samples=16, sigma=1.0,
-                         tau=1e-6, lam=1.0, generator=torch.Generator().manual_seed(4))
+    step, ess, _, _ = mgs_step(loss_at, torch.zeros(5, dtype=torch.float64), samples=16,
+                               sigma=1.0, tau=1e-6, lam=1.0,
+                               generator=torch.Generator().manual_seed(4))
     assert len(calls) == 16
     best = min(calls, key=loss)
     assert torch.allclose(step, best) and ess == pytest.approx(1.0)
@@ -274,8 +284,8 @@ def test_mgs_weights_recover_the_gibbs_mean(lam):
     def loss_at(u):
         return 0.5 * ((u - m) ** 2).sum().item()
 
-    step, ess = mgs_step(loss_at, grad, samples=20000, sigma=0.8, tau=0.1, lam=lam,
-                         generator=torch.Generator().manual_seed(5))
+    step, ess, _, _ = mgs_step(loss_at, grad, samples=20000, sigma=0.8, tau=0.1, lam=lam,
+                               generator=torch.Generator().manual_seed(5))
     assert torch.allclose(step, m, atol=0.03)
     assert ess > 500
 
@@ -328,8 +338,9 @@ def test_flatten_round_trip():
 
 
 # ---- ZARTS searchers ------------------------------------------------------------------------
-def _brute_force_response(s, offset, train, val, budget_on):
-    """M weight steps on a deep copy at α + offset, then the validation objective."""
+def _brute_force_response(s, offset, trains, val, budget_on):
+    """M weight steps (one per batch of ``trains``) on a deep copy at α + offset, then the
+    validation objective."""
     net = copy.deepcopy(s.net)
     opt = torch.optim.SGD(net.weight_parameters(), lr=0.05, momentum=0.9, nesterov=True,
                           weight_decay=3e-4)
@@ -338,7 +349,7 @@ def _brute_force_response(s, offset, train, val, budget_on):
     with torch.no_grad():
         for a, o in zip(net.arch_parameters(), unflatten(offset, net.arch_parameters())):
             a.add_(o)
-    for _ in range(s.options.zarts_steps):
+    for train in trains:
         net.train()
         opt.zero_grad()
         s.ctx.criterion(net(train[0]), train[1]).backward()
@@ -357,12 +368,13 @@ def test_zarts_response_matches_brute_force_and_leaves_the_main_network(budget):
     s, train, val = _searcher(ZartsRS, {"zarts_steps": 3}, budget=budget)
     before = {k: v.clone() for k, v in s.net.state_dict().items()}
     momentum = [b["momentum_buffer"].clone() for b in s.ctx.weight_optimizer.state.values()]
-    loss_at = s.response(train, val)
+    trains = _batches(n=3, seed=11)  # M distinct batches, as drawn from the loop's stream
+    loss_at = s.response(trains, val)
     offset = 0.1 * torch.randn(s.dim(), generator=torch.Generator().manual_seed(0),
                                dtype=torch.float64)
     value = loss_at(offset)
-    assert value == pytest.approx(_brute_force_response(s, offset, train, val, budget is not None),
-                                  rel=1e-9)
+    assert value == pytest.approx(_brute_force_response(s, offset, trains, val,
+                                                        budget is not None), rel=1e-9)
     assert loss_at(offset) == value  # the same data and start: a deterministic function of α
     for k, v in s.net.state_dict().items():
         assert torch.equal(v, before[k]), k
@@ -411,12 +423,14 @@ def test_random_search_impossible_band_is_a_config_error():
 
 
 def test_random_search_keeps_the_best_candidate_and_resumes_exactly():
+    # Two weight steps per batch (ZO-DARTS++'s main and twin): 8 batches are 16 steps, five
+    # candidates of three steps scored and a sixth in flight.
     options = {"random_steps_per_candidate": 3, "random_eval_batches": 2}
     a, _, _ = _searcher(RandomSearch, options, dtype=torch.float32)
     batches = _batches(torch.float32, n=16, seed=7)
-    for i in range(8):  # two candidates scored, a third in flight
+    for i in range(8):
         a.step(batches[i], batches[i + 1])
-    assert a.scored == 2 and a.candidate is not None and a.steps_done == 2
+    assert a.scored == 5 and a.candidate is not None and a.steps_done == 1
     assert a.genotype() == a.best and a.best_score < float("inf")
     assert a.net.genotype() == a.best  # the supernet shows the best genotype
 
@@ -432,4 +446,12 @@ def test_random_search_keeps_the_best_candidate_and_resumes_exactly():
     torch.set_rng_state(rng)
     out_b = [b.step(batches[i], batches[i + 1]) for i in range(8, 14)]
     assert out_a == out_b
-    assert a.genotype() == b.genotype() and a.scored == b.scored == 4
+    assert a.genotype() == b.genotype() and a.scored == b.scored == 9
+
+
+def test_random_search_splits_twice_the_loop_batches_over_its_candidates():
+    # Equal compute with ZO-DARTS++ (main and twin: two weight steps per batch).
+    s, _, _ = _searcher(RandomSearch, {"random_candidates": 4}, dtype=torch.float32)
+    s.ctx.total_steps = 30
+    fresh = RandomSearch(s.ctx)
+    assert fresh.steps_per_candidate == 15  # 60 steps over 4 candidates

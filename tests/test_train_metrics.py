@@ -78,8 +78,11 @@ def test_multilabel_criterion_is_bce_and_others_smooth_labels():
 
 
 def test_warmup_then_cosine():
-    lrs = [warmup_cosine(step, 100, 10, 0.1, 0.001) for step in range(100)]
-    assert lrs[0] == pytest.approx(0.01) and lrs[9] == pytest.approx(0.1)
-    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
+    # The authors' recipe: linear from 0.01 × lr over the warm-up, then cosine.
+    lrs = [warmup_cosine(step, 100, 10, 0.1, 0.001, start=0.01) for step in range(100)]
+    assert lrs[0] == pytest.approx(0.001) and lrs[10] == pytest.approx(0.1)
+    assert lrs[5] == pytest.approx(0.1 * (0.01 + 0.99 * 0.5))
+    assert all(a < b for a, b in zip(lrs[:10], lrs[1:11]))
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
     assert lrs[-1] == pytest.approx(0.001, abs=1e-4)
     assert warmup_cosine(0, 10, 0, 0.1, 0.0) == pytest.approx(0.1)

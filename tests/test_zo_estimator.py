@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from zodarts.config import SearchConfig
+from zodarts.search.protocol import resolve_method
 from zodarts.search.base import SearchContext
 from zodarts.search.zo_darts import ZODarts, ZODartsPP, directional_derivative, unit_direction
 from zodarts.space import SuperNet
@@ -83,8 +84,8 @@ def _searcher(cls, size_search, steps, seed=0):
     torch.manual_seed(seed)
     # A tiny μ: ReLU kinks make the response rough at the scale of the default μ, and this test
     # checks the estimator's arithmetic, not the smoothness of the landscape.
-    config = SearchConfig(C=4, cells_per_stage=2, w_lr=0.05,
-                          options={"zo_steps": steps, "zo_mu": 1e-6})
+    config = resolve_method(SearchConfig(method=cls.name, C=4, cells_per_stage=2, w_lr=0.05,
+                                         options={"zo_steps": steps, "zo_mu": 1e-6}))
 
     def make():
         return SuperNet(1, 3, C=4, cells_per_stage=2, relax=cls.relax, image_size=8,

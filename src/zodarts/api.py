@@ -7,23 +7,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from zodarts.config import SEARCH_PRESETS, TRAIN_PRESETS, SearchConfig, TrainConfig, make_config
+from zodarts.config import (DEFAULT_PRESET, TRAIN_PRESETS, TrainConfig, make_config,
+                            make_search_config)
 from zodarts.search.loop import SearchResult, run_search
 from zodarts.train.retrain import TrainResult
 
 
 def search(dataset: str = "digits", method: str = "zo-darts++", budget: str = "none",
-           epochs: int | None = None, out: str | Path = "runs/search", preset: str | None = None,
-           resume: bool = False, progress: bool = False, **settings: Any) -> SearchResult:
+           epochs: int | None = None, out: str | Path = "runs/search",
+           preset: str | None = DEFAULT_PRESET, resume: bool = False, progress: bool = False,
+           **settings: Any) -> SearchResult:
     """Search an architecture; ``settings`` are any :class:`SearchConfig` fields.
 
     >>> result = zodarts.search(dataset="breastmnist", budget="small", preset="quick",
     ...                         out="runs/breast")
     >>> result.genotype, result.history[-1]["val_acc"]
     """
-    config = None if resume else make_config(
-        SearchConfig, SEARCH_PRESETS, preset, dataset=dataset, method=method, budget=budget,
-        epochs=epochs, **settings)
+    config = None if resume else make_search_config(
+        preset, dataset=dataset, method=method, budget=budget, epochs=epochs, **settings)
     return run_search(config, out, resume=resume, progress=progress, log=None)
 
 
@@ -38,9 +39,11 @@ def train(run_dir: str | Path, genotype: str | Path | None = None, dataset: str 
     >>> result = zodarts.api.train("runs/breast", preset="quick")
     >>> result.best["val"]["acc"]
     """
+    from zodarts.commands.train import search_preset
     from zodarts.space import Genotype
     from zodarts.train.retrain import run_train
 
+    preset = preset or search_preset(run_dir) or DEFAULT_PRESET
     config = None if resume else make_config(TrainConfig, TRAIN_PRESETS, preset,
                                              dataset=dataset, **settings)
     loaded = Genotype.load(genotype) if genotype is not None else None
@@ -78,7 +81,7 @@ class RunResult:
 
 
 def run(dataset: str = "digits", method: str = "zo-darts++", budget: str = "none",
-        preset: str | None = "quick", out: str | Path | None = None, resume: bool = False,
+        preset: str | None = DEFAULT_PRESET, out: str | Path | None = None, resume: bool = False,
         progress: bool = False, search_settings: dict | None = None,
         train_settings: dict | None = None) -> RunResult:
     """Search → train → evaluate → report in one folder (``zodarts run``).
@@ -88,8 +91,8 @@ def run(dataset: str = "digits", method: str = "zo-darts++", budget: str = "none
     """
     from zodarts.commands.common import default_out
 
-    search_config = make_config(SearchConfig, SEARCH_PRESETS, preset, dataset=dataset,
-                                method=method, budget=budget, **(search_settings or {}))
+    search_config = make_search_config(preset, dataset=dataset, method=method, budget=budget,
+                                       **(search_settings or {}))
     train_config = make_config(TrainConfig, TRAIN_PRESETS, preset, seed=search_config.seed,
                                device=search_config.device,
                                deterministic=search_config.deterministic,

@@ -20,6 +20,7 @@ COMMANDS = (
     "fetch",
     "budgets",
     "describe",
+    "methods",
     "search",
     "train",
     "evaluate",

@@ -18,20 +18,30 @@ from zodarts.errors import ConfigError
 
 @dataclass
 class SearchConfig:
+    """One search. Fields left ``None`` are the method's own (its paper's) or follow from the
+    data; ``zodarts.search.protocol`` resolves them, and config.yaml records the result."""
+
     dataset: str = "digits"
     data_root: str | None = None
     method: str = "zo-darts++"
+    preset: str | None = None
     seed: int = 0
     device: str = "auto"
     deterministic: bool = False
 
-    epochs: int = 50
-    batch_size: int = 256
+    epochs: int | None = 50             # None: from arch_steps and the dataset's size
+    arch_steps: int | None = None       # α-step budget (used when epochs is None)
+    batch_size: int | None = 256        # None: the paper's batch for the dataset (see below)
     steps_per_epoch: int | None = None  # cap on weight steps per epoch (None: the whole half)
     eval_batches: int | None = None     # cap on validation batches per epoch (None: all)
     C: int = 16
     cells_per_stage: int = 3
-    relax: str | None = None            # None: the method's own (sparsemax for ZO-DARTS++)
+
+    # The three components of ZO-DARTS++, switchable for every α-based method (None: the
+    # method's own: on for zo-darts++, off for its peers).
+    relax: str | None = None            # softmax | sparsemax | entmax15
+    anneal: bool | None = None          # temperature schedule (else T = 1)
+    size_search: bool | None = None     # kernel/depth phase from size_search_start
 
     budget: str = "none"                # small | medium | large | none
     params_min: float | None = None
@@ -39,7 +49,7 @@ class SearchConfig:
     penalty_scale: float = 15.0         # λ = penalty_scale / T
     penalty_unit: float = 1e6           # R = (relu(P-U) + relu(L-P)) / penalty_unit
 
-    # Weights ω: SGD, cosine schedule over the epochs.
+    # Weights ω: SGD, cosine schedule over the epochs (shared by every method: the protocol).
     w_lr: float = 0.1
     w_lr_min: float = 0.001
     w_momentum: float = 0.9
@@ -47,36 +57,47 @@ class SearchConfig:
     w_weight_decay: float = 3e-4
     grad_clip: float = 5.0
 
-    # Architecture α: Adam.
-    a_lr: float = 1.5e-2
-    a_beta1: float = 0.5
-    a_beta2: float = 0.999
-    a_weight_decay: float = 1e-3
+    # Architecture α optimizer: adam | sgd | none (None: the method's own, from its paper).
+    a_optimizer: str | None = None
+    a_lr: float | None = None
+    a_beta1: float | None = None
+    a_beta2: float | None = None
+    a_weight_decay: float | None = None
 
-    # Temperature annealing and the size-variable phase (used by methods that support them).
+    # Temperature annealing and the size-variable phase (None: fixed fractions of the epochs).
     temperature: float = 1.5
     temp_decay: float = 0.75
-    temp_decay_every: int = 5
-    size_search_start: int = 20
+    temp_decay_every: int | None = 5
+    size_search_start: int | None = 20
 
     # Method-specific settings, validated against the searcher's own Options dataclass.
     options: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> "SearchConfig":
         problems = []
-        for name in ("epochs", "batch_size", "C", "cells_per_stage", "temp_decay_every"):
+        for name in ("C", "cells_per_stage"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1 (got {getattr(self, name)})")
-        for name in ("steps_per_epoch", "eval_batches"):
+        for name in ("epochs", "arch_steps", "batch_size", "steps_per_epoch", "eval_batches",
+                     "temp_decay_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 problems.append(f"{name} must be >= 1 or unset (got {value})")
-        for name in ("w_lr", "a_lr", "temperature", "penalty_unit"):
+        if self.epochs is None and self.arch_steps is None:
+            problems.append("set epochs or arch_steps (the search length)")
+        for name in ("w_lr", "temperature", "penalty_unit"):
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be > 0 (got {getattr(self, name)})")
+        if self.a_lr is not None and not self.a_lr > 0:
+            problems.append(f"a_lr must be > 0 (got {self.a_lr})")
+        if self.a_optimizer not in (None, *ARCH_OPTIMIZERS):
+            problems.append(f"a_optimizer must be one of {', '.join(ARCH_OPTIMIZERS)} "
+                            f"(got {self.a_optimizer!r})")
+        if self.relax not in (None, *RELAXATIONS):
+            problems.append(f"relax must be one of {', '.join(RELAXATIONS)} (got {self.relax!r})")
         if not 0 < self.temp_decay <= 1:
             problems.append(f"temp_decay must be in (0, 1] (got {self.temp_decay})")
-        if self.size_search_start < 0:
+        if self.size_search_start is not None and self.size_search_start < 0:
             problems.append("size_search_start must be >= 0")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             problems.append(f"device must be auto, cpu or cuda (got {self.device!r})")
@@ -85,18 +106,52 @@ class SearchConfig:
         return self
 
 
-# Presets: `tiny` is for tests, `quick` for a first run on CPU, `paper` reproduces the paper.
+ARCH_OPTIMIZERS = ("adam", "sgd", "none")
+RELAXATIONS = ("sparsemax", "softmax", "entmax15")
+
+# Presets: `tiny` is for tests, `quick` for a first run on CPU, `paper` is the ZO-DARTS++
+# authors' protocol. Preset options apply to the methods that have them (tiny shortens ZO-DARTS's
+# rounds, ZARTS's candidate training and random search's candidates alike).
 SEARCH_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(epochs=2, batch_size=32, steps_per_epoch=4, eval_batches=2, C=4,
                  cells_per_stage=1, size_search_start=1, temp_decay_every=1,
-                 options={"zo_steps": 2}),
+                 options={"zo_steps": 2, "zarts_steps": 2, "zarts_every": 2,
+                          "random_candidates": 2}),
     # quick: about a minute on two CPU cores for digits. Batches of 32 give the ZO searcher
     # (M = 10 weight steps per α step) about two architecture steps per epoch on digits.
     "quick": dict(epochs=6, batch_size=32, steps_per_epoch=None, C=8, cells_per_stage=2,
                   size_search_start=3, temp_decay_every=2),
-    "paper": dict(epochs=50, batch_size=256, C=16, cells_per_stage=3, size_search_start=20,
+    # paper: 50 epochs, size phase from epoch 20, T × 0.75 every 5 epochs, and the batch of the
+    # authors' search script for each dataset (PAPER_SEARCH_BATCH).
+    "paper": dict(epochs=50, batch_size=None, C=16, cells_per_stage=3, size_search_start=20,
                   temp_decay_every=5),
 }
+
+# The ZO-DARTS++ authors' batch sizes per dataset: search scripts, then the retrain script.
+PAPER_SEARCH_BATCH = {
+    "breastmnist": 16, "pneumoniamnist": 32, "dermamnist": 128, "bloodmnist": 128,
+    "organamnist": 256, "organcmnist": 256, "organsmnist": 256,
+    "octmnist": 512, "tissuemnist": 512, "pathmnist": 512,
+}
+PAPER_TRAIN_BATCH = {
+    "organamnist": 128, "organcmnist": 128, "organsmnist": 128, "octmnist": 128,
+    "pathmnist": 128, "tissuemnist": 256, "breastmnist": 64, "bloodmnist": 32,
+    "dermamnist": 32, "pneumoniamnist": 16,
+}
+# A dataset outside those tables gets the largest power of two in [16, 512] that still gives at
+# least this many batches per epoch (the authors' BreastMNIST setting gives about 20).
+MIN_BATCHES_PER_EPOCH = 15
+
+
+def paper_batch(dataset: str, images: int, table: dict[str, int]) -> int:
+    """The authors' batch for ``dataset``, else the rule above for ``images`` training images."""
+    name = dataset.lower()
+    if name in table:
+        return table[name]
+    batch = 512
+    while batch > 16 and images // batch < MIN_BATCHES_PER_EPOCH:
+        batch //= 2
+    return batch
 
 
 def _apply(config: Any, values: dict[str, Any]) -> Any:
@@ -119,7 +174,30 @@ def make_config(cls: type, presets: dict[str, dict], preset: str | None, **overr
         if preset not in presets:
             raise ConfigError(f"unknown preset {preset!r}: use one of {', '.join(presets)}")
         _apply(config, dict(presets[preset]))
+        if hasattr(config, "preset"):
+            config.preset = preset
     _apply(config, {k: v for k, v in overrides.items() if v is not None})
+    return config.validate()
+
+
+def make_search_config(preset: str | None = None, **overrides: Any) -> SearchConfig:
+    """A search config from a preset and overrides.
+
+    The preset's method options apply only to a method that has them (``tiny`` shortens every
+    family's inner loops), while options given in ``overrides`` stay strict: an unknown one is
+    an error when the search starts. ``arch_steps`` given without ``epochs`` sets the search
+    length, whatever the preset's epochs.
+    """
+    from zodarts.search.registry import option_names
+
+    user_options = overrides.pop("options", None) or {}
+    length_by_steps = overrides.get("arch_steps") is not None and overrides.get("epochs") is None
+    config = make_config(SearchConfig, SEARCH_PRESETS, preset, **overrides)
+    if length_by_steps:
+        config.epochs = None
+    known = option_names(config.method)
+    config.options = {k: v for k, v in config.options.items() if k in known}
+    config.options.update(user_options)
     return config.validate()
 
 
@@ -151,20 +229,22 @@ class TrainConfig:
 
     dataset: str | None = None          # None: the search's dataset, from RUN_DIR/config.yaml
     data_root: str | None = None
+    preset: str | None = None
     seed: int = 0
     device: str = "auto"
     deterministic: bool = False
 
-    epochs: int = 500                   # the paper's code retrains for 500 epochs
-    batch_size: int = 128
+    epochs: int = 300                   # the ZO-DARTS++ authors' retrain script
+    batch_size: int | None = 128        # None: the authors' batch for the dataset
     steps_per_epoch: int | None = None  # cap on steps per epoch (None: the whole train split)
     eval_batches: int | None = None     # cap on validation batches per epoch (None: all)
     C: int | None = None                # first-stage channels (None: the genotype's own C)
 
-    # SGD with Nesterov momentum; per-step linear warm-up, then cosine to lr_min.
+    # SGD with momentum; per-step linear warm-up from warmup_start × lr, then cosine to lr_min.
     lr: float = 0.1
     lr_min: float = 0.0
     warmup_epochs: float = 5.0
+    warmup_start: float = 0.01
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 3e-4
@@ -185,10 +265,9 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         problems = []
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be >= 1 (got {getattr(self, name)})")
-        for name in ("steps_per_epoch", "eval_batches", "C"):
+        if self.epochs < 1:
+            problems.append(f"epochs must be >= 1 (got {self.epochs})")
+        for name in ("batch_size", "steps_per_epoch", "eval_batches", "C"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 problems.append(f"{name} must be >= 1 or unset (got {value})")
@@ -196,6 +275,8 @@ class TrainConfig:
             problems.append(f"need lr > 0 and 0 <= lr_min <= lr (got {self.lr}, {self.lr_min})")
         if self.warmup_epochs < 0 or not 0 <= self.momentum < 1 or self.weight_decay < 0:
             problems.append("warmup_epochs and weight_decay must be >= 0, momentum in [0, 1)")
+        if not 0 < self.warmup_start <= 1:
+            problems.append(f"warmup_start must be in (0, 1] (got {self.warmup_start})")
         if not 0 <= self.label_smoothing < 1:
             problems.append(f"label_smoothing must be in [0, 1) (got {self.label_smoothing})")
         if self.grad_clip is not None and not self.grad_clip > 0:
@@ -220,5 +301,12 @@ class TrainConfig:
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(epochs=2, batch_size=32, steps_per_epoch=4, eval_batches=2, warmup_epochs=0.5),
     "quick": dict(epochs=40, batch_size=64, warmup_epochs=2),
-    "paper": dict(epochs=500, batch_size=128, lr=0.1, warmup_epochs=5),
+    # The authors' retrain script: 300 epochs, SGD 0.1 (momentum 0.9, no Nesterov), weight decay
+    # 3e-4, 10 warm-up epochs from 0.01× then cosine to 0, label smoothing 0.1, mixup 0.1 and
+    # cutmix 0.1, and its batch per dataset (PAPER_TRAIN_BATCH).
+    "paper": dict(epochs=300, batch_size=None, lr=0.1, lr_min=0.0, momentum=0.9,
+                  nesterov=False, weight_decay=3e-4, warmup_epochs=10, warmup_start=0.01,
+                  label_smoothing=0.1, mixup_alpha=0.1, cutmix_alpha=0.1),
 }
+
+DEFAULT_PRESET = "quick"  # what `search`, `train` and `run` use when no --preset is given

@@ -6,44 +6,68 @@ import argparse
 import time
 from pathlib import Path
 
-from zodarts.config import SEARCH_PRESETS, SearchConfig, make_config
+from zodarts.config import (ARCH_OPTIMIZERS, DEFAULT_PRESET, RELAXATIONS, SEARCH_PRESETS,
+                            SearchConfig, make_search_config)
 from zodarts.errors import ConfigError
 
 
-def add_search_arguments(p: argparse.ArgumentParser, default_preset: str | None) -> None:
+def add_search_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("search")
     g.add_argument("--dataset", help="registry name (e.g. breastmnist, digits), an .npz file in "
                    "MedMNIST layout or an image folder (default: digits)")
     g.add_argument("--data-root", help="folder holding MedMNIST .npz files (else $MEDMNIST_ROOT, "
                    "then ~/.medmnist)")
-    g.add_argument("--method", help="search method (default zo-darts++)")
-    g.add_argument("--preset", choices=sorted(SEARCH_PRESETS), default=default_preset,
-                   help=f"settings preset (default: {default_preset or 'none: paper defaults'})")
-    g.add_argument("--epochs", type=int)
+    g.add_argument("--method", help="search method (default zo-darts++; `zodarts methods` "
+                   "lists them with their settings)")
+    g.add_argument("--preset", choices=sorted(SEARCH_PRESETS),
+                   help=f"settings preset (default: {DEFAULT_PRESET})")
+    g.add_argument("--epochs", type=int, help="search epochs (default: the preset's)")
+    g.add_argument("--arch-steps", type=int, help="search length in architecture steps; the "
+                   "epochs then follow from the dataset's size")
     g.add_argument("--budget", choices=["small", "medium", "large", "none"],
-                   help="parameter budget band (default none)")
+                   help="parameter budget band (default none; needs size search)")
     g.add_argument("--params-min", type=float, help="explicit lower parameter bound")
     g.add_argument("--params-max", type=float, help="explicit upper parameter bound")
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="auto (CUDA when present), cpu or cuda")
-    g.add_argument("--batch-size", type=int)
+    g.add_argument("--batch-size", type=int, help="default: the preset's (paper: the authors' "
+                   "batch for the dataset)")
     g.add_argument("--steps-per-epoch", type=int, help="cap on weight steps per epoch")
     g.add_argument("--C", type=int, dest="C", help="channels of the first stage")
     g.add_argument("--cells-per-stage", type=int, help="maximum cells per stage")
-    g.add_argument("--relax", choices=["sparsemax", "softmax", "entmax15"],
-                   help="relaxation (default: the method's own)")
-    g.add_argument("--size-search-start", type=int, help="epoch of the size-variable phase")
-    g.add_argument("--temp-decay-every", type=int, help="epochs between temperature decays")
-    g.add_argument("--zo-directions", type=int, help="ZO directions averaged per α step")
-    g.add_argument("--twin-fresh-optimizer", action="store_true", default=None,
+    a = p.add_argument_group("ZO-DARTS++'s components, for any method with architecture "
+                             "parameters (default: the method's own)")
+    a.add_argument("--relax", choices=list(RELAXATIONS),
+                   help="relaxation of the architecture weights")
+    a.add_argument("--anneal", action=argparse.BooleanOptionalAction, default=None,
+                   help="temperature annealing")
+    a.add_argument("--size-search", action=argparse.BooleanOptionalAction, default=None,
+                   help="search kernel sizes and depths too (needed for a budget)")
+    a.add_argument("--size-search-start", type=int, help="epoch of the size-variable phase")
+    a.add_argument("--temp-decay-every", type=int, help="epochs between temperature decays")
+    o = p.add_argument_group("the architecture optimizer (default: the method's own)")
+    o.add_argument("--a-optimizer", choices=list(ARCH_OPTIMIZERS))
+    o.add_argument("--a-lr", type=float)
+    o.add_argument("--a-weight-decay", type=float)
+    m = p.add_argument_group("method options")
+    m.add_argument("--zo-directions", type=int, help="ZO directions averaged per α step")
+    m.add_argument("--twin-fresh-optimizer", action="store_true", default=None,
                    help="give the ZO twin a fresh optimizer (the reference code's behaviour)")
-    g.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
+    m.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
                    help="a method-specific option (repeatable), e.g. --opt zo_steps=5")
     g.add_argument("--deterministic", action="store_true", default=None,
                    help="deterministic kernels (slower on GPU)")
 
 
-def search_config_from_args(args: argparse.Namespace) -> SearchConfig:
+# Flags that map one-to-one onto SearchConfig fields.
+SEARCH_FIELDS = ("dataset", "data_root", "method", "epochs", "arch_steps", "budget",
+                 "params_min", "params_max", "seed", "device", "batch_size", "steps_per_epoch",
+                 "C", "cells_per_stage", "relax", "anneal", "size_search", "size_search_start",
+                 "temp_decay_every", "a_optimizer", "a_lr", "a_weight_decay", "deterministic")
+
+
+def option_args(args: argparse.Namespace) -> dict:
+    """The method options given on the command line (--opt and the shortcuts)."""
     options = {}
     for item in args.opt:
         key, sep, value = item.partition("=")
@@ -54,15 +78,17 @@ def search_config_from_args(args: argparse.Namespace) -> SearchConfig:
         options["zo_directions"] = args.zo_directions
     if args.twin_fresh_optimizer:
         options["twin_fresh_optimizer"] = True
-    return make_config(
-        SearchConfig, SEARCH_PRESETS, args.preset,
-        dataset=args.dataset, data_root=args.data_root, method=args.method, epochs=args.epochs,
-        budget=args.budget, params_min=args.params_min, params_max=args.params_max,
-        seed=args.seed, device=args.device, batch_size=args.batch_size,
-        steps_per_epoch=args.steps_per_epoch, C=args.C, cells_per_stage=args.cells_per_stage,
-        relax=args.relax, size_search_start=args.size_search_start,
-        temp_decay_every=args.temp_decay_every, deterministic=args.deterministic,
-        options=options or None)
+    return options
+
+
+def explicit_search_settings(args: argparse.Namespace) -> dict:
+    """What the user set on the command line (None: not given), as SearchConfig fields."""
+    return {name: getattr(args, name) for name in SEARCH_FIELDS}
+
+
+def search_config_from_args(args: argparse.Namespace) -> SearchConfig:
+    return make_search_config(args.preset or DEFAULT_PRESET, **explicit_search_settings(args),
+                              options=option_args(args))
 
 
 def default_out(config: SearchConfig) -> Path:

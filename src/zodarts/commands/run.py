@@ -16,7 +16,7 @@ def register(sub) -> None:
                        "it on the test split and write the report, all in one run folder. "
                        "--preset sets both the search and the training settings; --train-* "
                        "flags override the training ones.")
-    add_search_arguments(p, default_preset="quick")
+    add_search_arguments(p)
     add_train_arguments(p, prefix="train-")
     p.add_argument("--out", help="run folder (default runs/<time>-<dataset>-<method>)")
     p.add_argument("--resume", action="store_true",
@@ -54,7 +54,7 @@ def run(args) -> int:
     if args.resume and not args.out:
         raise ConfigError("--resume needs --out DIR (the run folder to continue)")
     search_config = search_config_from_args(args)
-    train_config = train_config_from_args(args, args.preset, seed=search_config.seed,
+    train_config = train_config_from_args(args, search_config.preset, seed=search_config.seed,
                                           device=search_config.device,
                                           deterministic=search_config.deterministic)
     result = run_pipeline(search_config, train_config, args.out or default_out(search_config),

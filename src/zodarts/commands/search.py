@@ -11,7 +11,7 @@ def register(sub) -> None:
                        description="Search an architecture on a dataset and write the run folder "
                        "(config.yaml, search/log.jsonl, search/alphas.jsonl, checkpoint, "
                        "genotype.json, genotype_best.json).")
-    add_search_arguments(p, default_preset=None)
+    add_search_arguments(p)
     p.add_argument("--out", help="run folder (default runs/<time>-<dataset>-<method>)")
     p.add_argument("--resume", action="store_true",
                    help="continue the search in --out from its last checkpoint")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from zodarts.config import TRAIN_PRESETS, TrainConfig, make_config
+from zodarts.config import DEFAULT_PRESET, TRAIN_PRESETS, TrainConfig, make_config
 from zodarts.errors import ConfigError
 
 # (flag, TrainConfig field, argparse keywords). `zodarts run` adds them with a "train-" prefix
@@ -60,6 +60,15 @@ def train_config_from_args(args: argparse.Namespace, preset: str | None,
     return make_config(TrainConfig, TRAIN_PRESETS, preset, **values)
 
 
+def search_preset(run_dir) -> str | None:
+    """The preset of the search in ``run_dir`` (None: no search there, or none recorded)."""
+    from zodarts.config import SearchConfig, load_config
+    from zodarts.rundir import RunPaths
+
+    path = RunPaths(run_dir).config
+    return load_config(SearchConfig, path).preset if path.is_file() else None
+
+
 def register(sub) -> None:
     p = sub.add_parser("train", help="retrain a genotype from scratch (writes train/best.pt)",
                        description="Train the network a genotype describes from scratch on the "
@@ -70,7 +79,8 @@ def register(sub) -> None:
     p.add_argument("--genotype", metavar="FILE", help="genotype JSON to train (with --out)")
     p.add_argument("--out", metavar="DIR", help="run folder to write (default: RUN_DIR)")
     p.add_argument("--preset", choices=sorted(TRAIN_PRESETS),
-                   help="settings preset (default: none, the paper's: 500 epochs)")
+                   help=f"settings preset (default: the search's preset for RUN_DIR, else "
+                        f"{DEFAULT_PRESET})")
     add_train_arguments(p)
     p.add_argument("--resume", action="store_true", help="continue from train/last.pt")
     p.add_argument("--quiet", action="store_true", help="no progress bars, log lines only")
@@ -88,7 +98,8 @@ def run(args) -> int:
         raise ConfigError("nothing to train: give RUN_DIR (a search's folder), or "
                           "--genotype FILE --dataset NAME --out DIR")
     genotype = Genotype.load(args.genotype) if args.genotype else None
-    config = None if args.resume else train_config_from_args(args, args.preset)
+    config = None if args.resume else train_config_from_args(
+        args, args.preset or search_preset(out) or DEFAULT_PRESET)
     result = run_train(config, out, genotype, resume=args.resume, progress=not args.quiet)
     val = result.best["val"]
     print(f"best val acc {val['acc']:.4f} (epoch {result.best['epoch'] + 1}); "

@@ -3,13 +3,18 @@
 A searcher owns the architecture optimizer and decides how α moves; the loop owns data, epochs,
 schedules, logging and checkpoints. One call of ``step`` consumes one training batch (and may use
 the validation batch); it always takes the weight step(s) of that batch.
+
+A searcher class also declares the settings its own paper or code fixes (``paper_defaults``:
+relaxation, annealing, size search, the α optimizer) and its ``Options``; the loop runs it with
+those unless the user overrides them (``zodarts.search.protocol``), so no method is run at
+another method's settings.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 import torch
 from torch import nn
@@ -36,6 +41,12 @@ class SearchContext:
     device: torch.device
     generator: torch.Generator        # the searcher's own randomness; checkpointed with it
     make_supernet: Callable[[], SuperNet]
+    # Training batches beyond the loop's one per step (ZARTS's candidates, random search's
+    # second step per batch); an endless stream whose position the loop checkpoints.
+    train_stream: Iterator[Batch] | None = None
+    # The validation half in a fixed order, unaugmented (random search scores candidates on it).
+    val_batches: Callable[[], Iterable[Batch]] | None = None
+    total_steps: int = 0              # the loop's training batches over the whole search
 
 
 @dataclass
@@ -43,12 +54,34 @@ class NoOptions:
     pass
 
 
+# ZO-DARTS(++)'s round length M: the search length of a preset is counted in such rounds.
+DEFAULT_ROUND = 10
+
+
 class Searcher:
     name: ClassVar[str] = ""
-    relax: ClassVar[str] = "softmax"     # default relaxation of the supernet
+    source: ClassVar[str] = ""           # where the settings below come from
+    # The method's own settings (its paper's); a config field left None takes these.
+    relax: ClassVar[str] = "softmax"     # relaxation of the supernet
     anneal: ClassVar[bool] = False       # temperature schedule (else T = 1)
     size_search: ClassVar[bool] = False  # kernel/depth phase from size_search_start
+    arch_optimizer_defaults: ClassVar[dict[str, Any]] = dict(  # DARTS's (ICLR 2019)
+        a_optimizer="adam", a_lr=3e-4, a_beta1=0.5, a_beta2=0.999, a_weight_decay=1e-3)
+    uses_alpha: ClassVar[bool] = True    # False: the α switches above do not apply
     Options: ClassVar[type] = NoOptions
+
+    @classmethod
+    def paper_defaults(cls) -> dict[str, Any]:
+        """The config fields this method fills in when the user leaves them unset."""
+        return {"relax": cls.relax, "anneal": cls.anneal, "size_search": cls.size_search,
+                **cls.arch_optimizer_defaults}
+
+    @classmethod
+    def batches_per_arch_step(cls, options: Any) -> int:
+        """Training batches per α step, which turns an α-step budget into epochs. A method that
+        steps α every batch (DARTS) or never (random search) runs as many batches as ZO-DARTS++
+        at its default M, so that every method at one preset trains its weights as long."""
+        return DEFAULT_ROUND
 
     def __init__(self, ctx: SearchContext):
         self.ctx = ctx
@@ -87,18 +120,30 @@ class Searcher:
         """Called right after the supernet enters the size-variable phase."""
         self.arch_optimizer = self.build_arch_optimizer()
 
+    def start_epoch(self, epoch: int) -> None:
+        """Called by the loop before each epoch's first step (schedules that follow epochs)."""
+
     def state_dict(self) -> dict[str, Any]:
-        return {"arch_optimizer": self.arch_optimizer.state_dict()}
+        optimizer = self.arch_optimizer
+        return {"arch_optimizer": None if optimizer is None else optimizer.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.arch_optimizer = self.build_arch_optimizer()
-        self.arch_optimizer.load_state_dict(state["arch_optimizer"])
+        if self.arch_optimizer is not None:
+            self.arch_optimizer.load_state_dict(state["arch_optimizer"])
 
     # ---- shared pieces ----------------------------------------------------------------------
-    def build_arch_optimizer(self) -> torch.optim.Optimizer:
+    def build_arch_optimizer(self) -> torch.optim.Optimizer | None:
+        """The α optimizer of the resolved config: Adam, plain SGD, or none (the searcher moves
+        α itself)."""
         c = self.ctx.config
-        return torch.optim.Adam(self.net.arch_parameters(), lr=c.a_lr,
-                                betas=(c.a_beta1, c.a_beta2), weight_decay=c.a_weight_decay)
+        params = self.net.arch_parameters()
+        if c.a_optimizer == "adam":
+            return torch.optim.Adam(params, lr=c.a_lr, betas=(c.a_beta1, c.a_beta2),
+                                    weight_decay=c.a_weight_decay)
+        if c.a_optimizer == "sgd":
+            return torch.optim.SGD(params, lr=c.a_lr, weight_decay=c.a_weight_decay or 0.0)
+        return None
 
     def weight_step(self, batch: Batch, net: SuperNet | None = None,
                     optimizer: torch.optim.Optimizer | None = None) -> tuple[float, float]:
@@ -120,7 +165,9 @@ class Searcher:
         return value, batch_accuracy(logits, y).item()
 
     def penalty_active(self) -> bool:
-        return self.ctx.budget is not None and (self.net.size_search or not self.size_search)
+        """The budget penalty acts in the size-variable phase only: before it, the space is
+        fixed-size and a budget could only be met by collapsing to parameter-free ops."""
+        return self.ctx.budget is not None and self.net.size_search
 
     def budget_penalty(self, net: SuperNet | None = None) -> torch.Tensor:
         """λ·R(α) with λ = scale / T and R = (relu(P − U) + relu(L − P)) / unit."""

@@ -9,8 +9,12 @@
   the mixed Hessian-vector product taken by central finite differences,
   (∇_α L_train(ω + εv, α) − ∇_α L_train(ω − εv, α)) / 2ε with ε = 0.01 / ‖v‖.
 
-Both take the α step (Adam with the config's ``a_*`` settings, as every gradient-based searcher
-here) before the weight step of the same training batch, as the DARTS reference code does.
+Both take one α step per training batch, before that batch's weight step, with DARTS's own α
+optimizer: Adam, lr 3e-4, betas (0.5, 0.999), weight decay 1e-3 (Liu et al., "DARTS:
+Differentiable Architecture Search", ICLR 2019, and its code's ``--arch_learning_rate 3e-4
+--arch_weight_decay 1e-3``; the ZO-DARTS++ authors' DARTS baselines use the same). Softmax
+relaxation, T = 1, the fixed-size space; ``--size-search`` (and ``--relax``, ``--anneal``) turn
+ZO-DARTS++'s components on for an ablation.
 
 The virtual passes of ``darts-2nd`` run through :func:`torch.func.functional_call` with
 parameter dictionaries: nothing is deep-copied per step and the real ω is never written, so it is
@@ -32,6 +36,7 @@ from typing import Callable, Sequence
 import torch
 from torch.func import functional_call
 
+from zodarts.errors import ConfigError
 from zodarts.search.base import Batch, NonFiniteLoss, Searcher, SearchContext
 
 Tensors = list[torch.Tensor]
@@ -101,7 +106,15 @@ class DartsFirstOrder(Searcher):
     """``darts-1st``: α ← Adam(∇_α L_val(ω, α)), then the weight step."""
 
     name = "darts-1st"
+    source = ("DARTS (Liu et al., ICLR 2019) and its code (--arch_learning_rate 3e-4 "
+              "--arch_weight_decay 1e-3)")
     relax = "softmax"
+
+    def __init__(self, ctx: SearchContext):
+        super().__init__(ctx)
+        if self.arch_optimizer is None:
+            raise ConfigError(f"{self.name} steps α along its gradient: it needs an α optimizer "
+                              "(--a-optimizer adam or sgd)")
 
     def step(self, train_batch: Batch, val_batch: Batch) -> dict[str, float]:
         grads, objective = self.arch_gradient(train_batch, val_batch)

@@ -24,6 +24,7 @@ from zodarts.data import BatchIterator, CropFlip, Normalizer, load_dataset, sear
 from zodarts.errors import ConfigError, SearchDiverged
 from zodarts.rundir import RunPaths
 from zodarts.search.base import NonFiniteLoss, SearchContext, Searcher
+from zodarts.search.protocol import resolve_method, resolve_schedule
 from zodarts.search.registry import get_searcher
 from zodarts.search.schedule import size_phase_at, temperature_at
 from zodarts.space import (BUDGET_MISS_HINT, OP_NAMES, Genotype, SuperNet, budget_check,
@@ -55,10 +56,10 @@ def _stderr(message: str) -> None:
 class SearchLoop:
     def __init__(self, config: SearchConfig, out: str | Path, progress: bool = True,
                  log: Callable[[str], None] | None = _stderr):
-        self.config, self.paths = config, RunPaths(out)
+        # The method's own settings and bad options or combinations: before any work.
+        self.config, self.paths = resolve_method(config), RunPaths(out)
         self.progress, self.log = progress, log or (lambda message: None)
         self.searcher_cls: type[Searcher] = get_searcher(config.method)
-        self.searcher_cls.parse_options(config.options)  # fail on bad options before any work
         self.device = resolve_device(config.device)
 
     # ---- set-up -----------------------------------------------------------------------------
@@ -69,27 +70,30 @@ class SearchLoop:
         dataset = load_dataset(c.dataset, c.data_root)
         self.dataset = dataset
         weights_half, arch_half = search_split(dataset, c.seed)
-        batch_size = min(c.batch_size, len(weights_half), len(arch_half))
+        self.config = c = resolve_schedule(c, dataset.name, len(weights_half), len(arch_half))
         normalizer = Normalizer.from_split(weights_half)
         augment = CropFlip(padding=max(1, dataset.image_size // 8))
-        self.train_batches = BatchIterator(weights_half, batch_size, self.device, normalizer,
-                                           augment=augment, shuffle=True, drop_last=True,
-                                           seed=c.seed)
-        self.arch_batches = BatchIterator(arch_half, batch_size, self.device, normalizer,
-                                          augment=augment, shuffle=True, drop_last=True,
-                                          seed=c.seed + 1)
-        # Architecture batches are drawn at their own pace; the stream's position is checkpointed.
+
+        def batches(split, seed: int, augmented: bool = True, shuffle: bool = True):
+            return BatchIterator(split, c.batch_size, self.device, normalizer,
+                                 augment=augment if augmented else None, shuffle=shuffle,
+                                 drop_last=shuffle, seed=seed)
+
+        self.train_batches = batches(weights_half, c.seed)
+        self.arch_batches = batches(arch_half, c.seed + 1)
+        # Both streams are drawn at their own pace; their positions are checkpointed.
         self.arch_stream = self.arch_batches.infinite()
-        self.eval_batches = BatchIterator(arch_half, batch_size, self.device, normalizer,
-                                          augment=None, shuffle=False, seed=c.seed)
+        self.extra_train_batches = batches(weights_half, c.seed + 2)
+        self.extra_train_stream = self.extra_train_batches.infinite()
+        self.eval_batches = batches(arch_half, c.seed, augmented=False, shuffle=False)
+        self.steps_per_epoch = min(len(self.train_batches),
+                                   c.steps_per_epoch or len(self.train_batches))
         self.budget = resolve_budget(c.budget, c.params_min, c.params_max, dataset.channels,
                                      dataset.classes, c.C, c.cells_per_stage)
-        relax = c.relax or self.searcher_cls.relax
 
         def make_supernet() -> SuperNet:
-            return SuperNet(dataset.channels, dataset.classes, c.C, c.cells_per_stage, relax,
-                            dataset.image_size,
-                            temperature_at(0, c, self.searcher_cls.anneal)).to(self.device)
+            return SuperNet(dataset.channels, dataset.classes, c.C, c.cells_per_stage, c.relax,
+                            dataset.image_size, temperature_at(0, c, c.anneal)).to(self.device)
 
         self.supernet = make_supernet()
         self.weight_optimizer = torch.optim.SGD(
@@ -101,7 +105,9 @@ class SearchLoop:
         generator = torch.Generator().manual_seed(c.seed + 12345)
         self.searcher = self.searcher_cls(SearchContext(
             self.supernet, self.weight_optimizer, c, self.budget, self.criterion, self.device,
-            generator, make_supernet))
+            generator, make_supernet, train_stream=_Stream(self, "extra_train_stream"),
+            val_batches=lambda: self.eval_batches.epoch(0),
+            total_steps=c.epochs * self.steps_per_epoch))
 
     # ---- checkpoints ------------------------------------------------------------------------
     def _save_checkpoint(self, next_epoch: int, best: dict) -> None:
@@ -116,6 +122,7 @@ class SearchLoop:
             "searcher": self.searcher.state_dict(),
             "searcher_generator": self.searcher.ctx.generator.get_state(),
             "arch_stream": self.arch_stream.state(),
+            "extra_train_stream": self.extra_train_stream.state(),
             "rng": rng_state(),
             "best": best,
         })
@@ -138,15 +145,15 @@ class SearchLoop:
         self.searcher.load_state_dict(state["searcher"])
         self.searcher.ctx.generator.set_state(state["searcher_generator"])
         self.arch_stream = self.arch_batches.infinite(**state["arch_stream"])
+        self.extra_train_stream = self.extra_train_batches.infinite(
+            **state["extra_train_stream"])
         set_rng_state(state["rng"])
         return state["next_epoch"], state["best"]
 
     # ---- one epoch --------------------------------------------------------------------------
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         c = self.config
-        steps = len(self.train_batches)
-        if c.steps_per_epoch:
-            steps = min(steps, c.steps_per_epoch)
+        steps = self.steps_per_epoch
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
         bar = tqdm(total=steps, desc=f"search {epoch + 1}/{c.epochs}", leave=False,
@@ -218,8 +225,8 @@ class SearchLoop:
 
     # ---- the run ----------------------------------------------------------------------------
     def run(self, resume: bool = False) -> SearchResult:
-        paths, c = self.paths, self.config
         self.build()
+        paths, c = self.paths, self.config
         if resume and paths.search_checkpoint.exists():
             start, best = self._load_checkpoint()
             self.log(f"resuming {paths.root} at epoch {start + 1}/{c.epochs}")
@@ -237,11 +244,11 @@ class SearchLoop:
         began = time.perf_counter()
         for epoch in range(start, c.epochs):
             tic = time.perf_counter()
-            self.supernet.temperature = temperature_at(epoch, c, self.searcher_cls.anneal)
-            if size_phase_at(epoch, c, self.searcher_cls.size_search) and \
-                    not self.supernet.size_search:
+            self.supernet.temperature = temperature_at(epoch, c, c.anneal)
+            if size_phase_at(epoch, c, c.size_search) and not self.supernet.size_search:
                 self.supernet.enable_size_search(torch.Generator().manual_seed(c.seed + 777))
                 self.searcher.on_size_search()
+            self.searcher.start_epoch(epoch)
             train = self._train_epoch(epoch)
             with warnings.catch_warnings():
                 # Random search trains its own candidates, never the supernet's weights: torch's
@@ -273,6 +280,20 @@ class SearchLoop:
                      f"the budget band [{lo:,.0f}, {hi:,.0f}]: {BUDGET_MISS_HINT}")
         return SearchResult(genotype, best_genotype, read_jsonl(paths.search_log), paths.root,
                             self.budget, time.perf_counter() - began)
+
+
+class _Stream:
+    """The loop's stream ``name``, looked up at each draw: a resume replaces the stream object,
+    and the searcher must then draw from the restored one."""
+
+    def __init__(self, loop: SearchLoop, name: str):
+        self.loop, self.name = loop, name
+
+    def __iter__(self) -> "_Stream":
+        return self
+
+    def __next__(self):
+        return next(getattr(self.loop, self.name))
 
 
 def _epoch_line(r: dict, epochs: int, budget) -> str:

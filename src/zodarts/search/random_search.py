@@ -1,20 +1,19 @@
 """Random search over genotypes: the sanity floor every NAS result is held against.
 
-Candidates are drawn uniformly from the space (``sample_genotype``), rejected until their exact
-parameter count lies in the budget band when one is set. Each is built as a standalone network
-and trained for ``random_steps_per_candidate`` of the loop's training batches with the same
-settings for every candidate (SGD at ``w_lr`` with the config's momentum, Nesterov, weight decay
-and gradient clip: a fixed learning rate, so a candidate drawn late is not handicapped by the
-search's cosine schedule). Over its last ``random_eval_batches`` steps it is scored, after that
-step's training update, on the validation batch the loop passes in (batch statistics, as the
-other searchers' architecture objective); the score is the mean validation loss, lower is
-better. ``genotype()`` is the best scored candidate, or the first sample before any is scored.
+Candidates are drawn uniformly from the space (``sample_genotype``: ops, kernel sizes and depths),
+rejected until their exact parameter count lies in the budget band when one is set. Each is
+built as a standalone network, trained with the same settings for every candidate (SGD at
+``w_lr`` with the config's momentum, Nesterov, weight decay and gradient clip: a fixed learning
+rate, so a candidate drawn late is not handicapped by the search's cosine schedule), and then
+scored by its mean validation loss over the first ``random_eval_batches`` batches of the
+validation half (unaugmented, the same batches for every candidate, BatchNorm in eval mode).
+The best-scored candidate is the result (the first sample before any is scored).
 
-Defaults: 20 training batches per candidate, scored on the last 4. Candidates are counted in the
-loop's batches, so a search of E epochs of B batches scores about E·B/20 of them: on BreastMNIST
-at batch 256 (one batch per epoch) a 50-epoch search scores two; lower
-``random_steps_per_candidate`` or raise the epochs there. At one weight pass per batch, random
-search is also the cheapest method per epoch; compare at equal wall time when that matters.
+Equal compute, by default: ZO-DARTS++ at the same preset takes two weight steps per training
+batch (its main network and its twin), so random search takes two as well — the loop's batch and
+one from the loop's extra stream of the weights half — and splits the total, 2 × (the loop's
+batches), evenly over ``random_candidates`` (10) candidates. ``random_steps_per_candidate`` set
+explicitly fixes the steps per candidate instead (and so the number of candidates).
 
 The supernet is not trained. It is pinned (``set_architecture``) to the current best genotype,
 so the loop's α history, E[params] and collapse statistics describe what the search holds.
@@ -33,7 +32,6 @@ import torch
 from zodarts.errors import ConfigError
 from zodarts.search.base import Batch, Searcher, SearchContext
 from zodarts.space import Genotype, Network, count_params, sample_genotype
-from zodarts.train.metrics import batch_accuracy
 
 
 class CandidateNetwork(Network):
@@ -45,25 +43,38 @@ class CandidateNetwork(Network):
 
 @dataclass
 class RandomOptions:
-    random_steps_per_candidate: int = 20  # training batches per candidate
-    random_eval_batches: int = 4          # validation batches scored (a candidate's last steps)
+    random_candidates: int = 10           # candidates sharing the compute budget
+    random_steps_per_candidate: int = 0   # 0: the budget / random_candidates
+    random_eval_batches: int = 4          # validation batches scoring a trained candidate
     random_max_tries: int = 10_000        # rejection-sampling attempts per candidate
+
+
+# Weight steps per training batch: ZO-DARTS++'s main network and twin each take one.
+STEPS_PER_BATCH = 2
 
 
 class RandomSearch(Searcher):
     name = "random"
+    source = ("random search at equal compute, the sanity floor of NAS (Li & Talwalkar, "
+              "UAI 2019; Yang et al., ICLR 2020)")
     relax = "softmax"
+    arch_optimizer_defaults = dict(a_optimizer="none", a_lr=None, a_beta1=None, a_beta2=None,
+                                   a_weight_decay=None)
+    uses_alpha = False
     Options = RandomOptions
 
     def __init__(self, ctx: SearchContext):
         super().__init__(ctx)
         o = self.options
-        if o.random_steps_per_candidate < 1 or not \
-                1 <= o.random_eval_batches <= o.random_steps_per_candidate:
-            raise ConfigError("random: random_steps_per_candidate must be >= 1 and "
-                              "random_eval_batches between 1 and random_steps_per_candidate")
+        if o.random_candidates < 1 or o.random_steps_per_candidate < 0 \
+                or o.random_eval_batches < 1:
+            raise ConfigError("random: random_candidates and random_eval_batches must be >= 1, "
+                              "random_steps_per_candidate >= 0 (0: from the compute budget)")
         if o.random_max_tries < 1:
             raise ConfigError("random: random_max_tries must be >= 1")
+        budget_steps = STEPS_PER_BATCH * max(ctx.total_steps, 1)
+        self.steps_per_candidate = o.random_steps_per_candidate or \
+            max(1, budget_steps // o.random_candidates)
         self.best: Genotype | None = None
         self.best_score = math.inf
         self.scored = 0
@@ -105,8 +116,6 @@ class RandomSearch(Searcher):
                                          nesterov=c.w_nesterov and c.w_momentum > 0,
                                          weight_decay=c.w_weight_decay)
         self.steps_done = 0
-        self.score_sum = 0.0
-        self.score_count = 0
 
     def _show(self, genotype: Genotype) -> None:
         """Pin the supernet's α to ``genotype`` so the loop's records describe it."""
@@ -114,36 +123,43 @@ class RandomSearch(Searcher):
 
     # ---- the interface ----------------------------------------------------------------------
     def step(self, train_batch: Batch, val_batch: Batch) -> dict[str, float]:
-        if self.candidate is None:
-            self._start_candidate(*self._sample())
-        loss, acc = self.weight_step(train_batch, self.model, self.optimizer)
-        self.steps_done += 1
-        stats = {"train_loss": loss, "train_acc": acc}
-        o = self.options
-        if self.steps_done > o.random_steps_per_candidate - o.random_eval_batches:
-            stats.update(self._score(val_batch))
-        if self.steps_done == o.random_steps_per_candidate:
-            stats.update(self._finish_candidate())
+        stats: dict[str, float] = {}
+        extra = self.ctx.train_stream
+        batches = [train_batch] + ([next(extra)] if extra is not None else [train_batch])
+        for batch in batches[:STEPS_PER_BATCH]:
+            if self.candidate is None:
+                self._start_candidate(*self._sample())
+            loss, acc = self.weight_step(batch, self.model, self.optimizer)
+            self.steps_done += 1
+            stats.setdefault("train_loss", loss)
+            stats.setdefault("train_acc", acc)
+            if self.steps_done == self.steps_per_candidate:
+                stats.update(self._finish_candidate(val_batch))
         return stats
 
     @torch.no_grad()
-    def _score(self, batch: Batch) -> dict[str, float]:
-        x, y = batch
-        self.model.train()
-        logits = self.model(x)
-        loss = self.ctx.criterion(logits, y).item()
-        self.score_sum += loss
-        self.score_count += 1
-        return {"candidate_val_loss": loss, "candidate_val_acc": batch_accuracy(logits, y).item()}
+    def _score(self, fallback: Batch) -> float:
+        """Mean validation loss of the trained candidate (eval-mode BatchNorm) over the first
+        batches of the validation half, the same for every candidate."""
+        self.model.eval()
+        batches = self.ctx.val_batches() if self.ctx.val_batches is not None else [fallback]
+        total = count = 0
+        for i, (x, y) in enumerate(batches):
+            if i >= self.options.random_eval_batches:
+                break
+            total += self.ctx.criterion(self.model(x), y).item()
+            count += 1
+        return total / count
 
-    def _finish_candidate(self) -> dict[str, float]:
-        score = self.score_sum / self.score_count
+    def _finish_candidate(self, fallback: Batch) -> dict[str, float]:
+        score = self._score(fallback)
         self.scored += 1
         if score < self.best_score:  # a NaN score never wins
             self.best, self.best_score = self.candidate, score
             self._show(self.best)
         self.candidate = self.model = self.optimizer = None
-        return {"candidates": float(self.scored), "best_val_loss": self.best_score}
+        return {"candidates": float(self.scored), "candidate_val_loss": score,
+                "best_val_loss": self.best_score}
 
     def genotype(self) -> Genotype:
         return self.best or self.first
@@ -161,8 +177,7 @@ class RandomSearch(Searcher):
         if self.candidate is not None:
             state["candidate"] = {
                 "genotype": self.candidate.to_dict(), "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "steps_done": self.steps_done,
-                "score_sum": self.score_sum, "score_count": self.score_count}
+                "optimizer": self.optimizer.state_dict(), "steps_done": self.steps_done}
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -177,4 +192,3 @@ class RandomSearch(Searcher):
         self.model.load_state_dict(current["model"])
         self.optimizer.load_state_dict(current["optimizer"])
         self.steps_done = current["steps_done"]
-        self.score_sum, self.score_count = current["score_sum"], current["score_count"]

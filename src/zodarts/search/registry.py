@@ -26,3 +26,10 @@ def get_searcher(method: str):
         raise ConfigError(f"unknown method {method!r}: use one of {', '.join(SEARCHERS)}") from None
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+def option_names(method: str) -> set[str]:
+    """The ``--opt`` names a method accepts."""
+    import dataclasses
+
+    return {f.name for f in dataclasses.fields(get_searcher(method).Options)}

@@ -7,6 +7,14 @@ then on one validation batch, with ℓ = L_val(ω, α) (+ λ·R(α) in the size 
 
 D estimates the total derivative of the response L_val(ω*(α), α) along the unit direction z;
 ĝ is set as α's gradient for an Adam step. q directions (q twins) may be averaged.
+
+Settings, from the ZO-DARTS++ paper (arXiv 2503.06092) and its authors' search scripts: α by
+Adam, lr 1.5e-2, betas (0.5, 0.999), weight decay 1e-3; M = 10 weight steps per α step;
+μ = 0.005·‖α_op‖. ZO-DARTS++ relaxes with sparsemax, anneals T (1.5, × 0.75 every tenth of the
+search) and searches kernel sizes and depths from 40% of the search on (the paper's epoch 20
+of 50); ZO-DARTS, its predecessor, is the same estimator with softmax, T = 1 and the fixed-size
+space. Every one of the three switches is a config field (``--relax``, ``--anneal``,
+``--size-search``), so each of ZO-DARTS++'s components can be ablated on its own.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from zodarts.errors import ConfigError
 from zodarts.search.base import Batch, Searcher, SearchContext
 from zodarts.search.twin import Twin
 
@@ -48,14 +57,24 @@ class ZOOptions:
 
 class ZODarts(Searcher):
     name = "zo-darts"
+    source = ("ZO-DARTS (the ZO-DARTS++ paper's predecessor), with the settings of the "
+              "ZO-DARTS++ authors' code")
     relax = "softmax"
+    arch_optimizer_defaults = dict(a_optimizer="adam", a_lr=1.5e-2, a_beta1=0.5, a_beta2=0.999,
+                                   a_weight_decay=1e-3)
     Options = ZOOptions
+
+    @classmethod
+    def batches_per_arch_step(cls, options: ZOOptions) -> int:
+        return options.zo_steps
 
     def __init__(self, ctx: SearchContext):
         super().__init__(ctx)
         if self.options.zo_steps < 1 or self.options.zo_directions < 1:
-            from zodarts.errors import ConfigError
             raise ConfigError("zo_steps and zo_directions must be >= 1")
+        if self.arch_optimizer is None:
+            raise ConfigError(f"{self.name} steps α along its estimate: it needs an α optimizer "
+                              "(--a-optimizer adam or sgd)")
         self.twins = [Twin(self.net, ctx.weight_optimizer, ctx.make_supernet())
                       for _ in range(self.options.zo_directions)]
         self.round_step = 0
@@ -129,6 +148,7 @@ class ZODartsPP(ZODarts):
     """ZO-DARTS++: sparsemax with temperature annealing and the size-variable phase."""
 
     name = "zo-darts++"
+    source = "ZO-DARTS++ (arXiv 2503.06092) and its authors' search scripts"
     relax = "sparsemax"
     anneal = True
     size_search = True

@@ -19,7 +19,8 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from zodarts.config import SearchConfig, TrainConfig, load_config, save_config
+from zodarts.config import (PAPER_TRAIN_BATCH, SearchConfig, TrainConfig, load_config,
+                            paper_batch, save_config)
 from zodarts.data import BatchIterator, ImageDataset, Normalizer, derive_seed, load_dataset
 from zodarts.errors import ConfigError, ZodartsError
 from zodarts.rundir import RunPaths
@@ -46,10 +47,11 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def warmup_cosine(step: int, total: int, warmup: int, lr: float, lr_min: float) -> float:
-    """Linear warm-up from lr/warmup to lr over ``warmup`` steps, then cosine down to lr_min."""
+def warmup_cosine(step: int, total: int, warmup: int, lr: float, lr_min: float,
+                  start: float = 0.01) -> float:
+    """Linear warm-up from start·lr to lr over ``warmup`` steps, then cosine down to lr_min."""
     if step < warmup:
-        return lr * (step + 1) / warmup
+        return lr * (start + (1 - start) * step / warmup)
     progress = (step - warmup) / max(1, total - warmup)
     return lr_min + (lr - lr_min) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
@@ -79,15 +81,18 @@ class Trainer:
         dataset = load_dataset(c.dataset, c.data_root)
         check_compatible(self.searched, dataset)
         self.task = dataset.task
+        train, val = dataset.splits["train"], dataset.splits["val"]
+        # The paper preset leaves the batch to the authors' table (or its rule) for the dataset.
+        batch = c.batch_size or paper_batch(dataset.name, len(train), PAPER_TRAIN_BATCH)
+        self.config = c = dataclasses.replace(c, batch_size=min(batch, len(train)))
         # Convolutions and global pooling take any image size; FLOPs are those of this data.
         self.genotype = dataclasses.replace(self.searched, C=c.C or self.searched.C,
                                             image_size=dataset.image_size)
-        train, val = dataset.splits["train"], dataset.splits["val"]
         self.normalizer = Normalizer.from_split(train)
         flip = default_flip(dataset.name) if c.flip is None else c.flip
         augment = train_augment(c.augment, dataset.image_size, c.crop_flip, flip, c.padding)
         # drop_last: a last batch of one image would break batch norm.
-        self.train_batches = BatchIterator(train, min(c.batch_size, len(train)), self.device,
+        self.train_batches = BatchIterator(train, c.batch_size, self.device,
                                            self.normalizer, augment=augment, shuffle=True,
                                            drop_last=True, seed=c.seed)
         self.val_batches = BatchIterator(val, EVAL_BATCH_SIZE, self.device, self.normalizer,
@@ -129,7 +134,8 @@ class Trainer:
             for i, (x, y) in enumerate(self.train_batches.epoch(epoch)):
                 if i >= self.steps:
                     break
-                lr = warmup_cosine(epoch * self.steps + i, total, warmup, c.lr, c.lr_min)
+                lr = warmup_cosine(epoch * self.steps + i, total, warmup, c.lr, c.lr_min,
+                                   c.warmup_start)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
                 generator = torch.Generator().manual_seed(derive_seed(c.seed, epoch, i, 2))
@@ -171,8 +177,8 @@ class Trainer:
 
     # ---- the run ----------------------------------------------------------------------------
     def run(self, resume: bool = False) -> TrainResult:
-        paths, c = self.paths, self.config
         self.build()
+        paths, c = self.paths, self.config
         if resume:
             start, best = self._load_last()
             # Epochs after the checkpoint are redone, so they must not be logged twice.
@@ -187,7 +193,8 @@ class Trainer:
             if not paths.genotype.is_file():  # a genotype given by file: keep the folder whole
                 self.searched.save(paths.genotype)
         self.log(f"training {count_params(self.genotype):,} parameters on {c.dataset} "
-                 f"({self.steps} steps × {c.epochs} epochs, {self.device})")
+                 f"({self.steps} steps of batch {c.batch_size} × {c.epochs} epochs, "
+                 f"{self.device})")
         began = time.perf_counter()
         for epoch in range(start, c.epochs):
             tic = time.perf_counter()
