@@ -7,6 +7,7 @@ each of the 6 edges of its (shared) cell. Edges are ordered by destination node:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,18 +21,33 @@ EDGES: tuple[tuple[int, int], ...] = tuple((j, i) for i in range(1, NUM_NODES) f
 NUM_STAGES = 3
 
 
-def cell_is_connected(edges: tuple[str, ...] | list[str]) -> bool:
-    """Whether the cell's output (node 3) depends on its input (node 0).
+def live_edges(edges: tuple[str, ...] | list[str]) -> tuple[bool, ...]:
+    """Per edge, whether its operation is live: not ``none``, its source reachable from the
+    cell's input (node 0) and its destination reaching the cell's output (node 3), both through
+    edges that are not ``none``.
 
-    Every operation but ``none`` carries its input forward, so this is reachability over the
-    edges that are not ``none``. A disconnected cell outputs a constant: the network built from
+    A dead operation either never reaches the output or reads a node that the input never
+    reaches, whose value is always zero. Neither is part of what the cell computes from its
+    input, so networks do not build them and parameter counts leave them out.
+    """
+    active = [op != "none" for op in edges]
+    from_input = {0}
+    for (j, i), on in zip(EDGES, active):  # by destination: a source is final when read
+        if on and j in from_input:
+            from_input.add(i)
+    to_output = {NUM_NODES - 1}
+    for (j, i), on in reversed(list(zip(EDGES, active))):  # a destination is final when read
+        if on and i in to_output:
+            to_output.add(j)
+    return tuple(on and j in from_input and i in to_output for (j, i), on in zip(EDGES, active))
+
+
+def cell_is_connected(edges: tuple[str, ...] | list[str]) -> bool:
+    """Whether the cell's output (node 3) depends on its input (node 0): whether any operation
+    is live (see ``live_edges``). A disconnected cell outputs a constant: the network built from
     it cannot learn (per-edge argmax can produce one, e.g. after DARTS's collapse to ``none``).
     """
-    reached = {0}
-    for (j, i), op in zip(EDGES, edges):  # EDGES is ordered by destination node
-        if op != "none" and j in reached:
-            reached.add(i)
-    return NUM_NODES - 1 in reached
+    return any(live_edges(edges))
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,11 @@ class StageGenotype:
     @property
     def connected(self) -> bool:
         return cell_is_connected(self.edges)
+
+    def pruned(self) -> "StageGenotype":
+        """The same cell with its dead operations (see ``live_edges``) replaced by ``none``."""
+        return StageGenotype(self.depth, tuple(op if live else "none" for op, live
+                                               in zip(self.edges, live_edges(self.edges))))
 
 
 @dataclass(frozen=True)
@@ -117,6 +138,11 @@ class Genotype:
             raise ConfigError(f"{path}: cannot read genotype file: {err}") from None
         except ConfigError as err:
             raise ConfigError(f"{path}: {err}") from None
+
+    def pruned(self) -> "Genotype":
+        """The genotype with every dead operation replaced by ``none``: it builds the same
+        network, and it says what that network is."""
+        return dataclasses.replace(self, stages=tuple(s.pruned() for s in self.stages))
 
     def disconnected_stages(self) -> list[int]:
         """Stages whose cell output does not depend on its input (see ``cell_is_connected``)."""
