@@ -32,18 +32,17 @@ def genotype_path(path: str | Path) -> Path:
 def compute(path: str | Path, image_size: int | None = None) -> dict:
     """The JSON document `zodarts describe --json` prints."""
     from zodarts.space import EDGES, Genotype, count_flops, count_params
-    from zodarts.space.resources import op_params
+    from zodarts.space.resources import stage_params
 
     genotype = Genotype.load(genotype_path(path))  # ConfigError if missing or malformed
     if image_size is not None and image_size < 1:
         raise ConfigError(f"--image-size must be >= 1, got {image_size}")
     size = image_size or genotype.image_size
     stages = []
-    for s, stage in enumerate(genotype.stages):
+    for s, (stage, params) in enumerate(zip(genotype.stages, stage_params(genotype))):
         C_s = genotype.C * 2 ** s
         stages.append({
-            "stage": s, "channels": C_s, "depth": stage.depth,
-            "params": stage.depth * sum(op_params(op, C_s) for op in stage.edges),
+            "stage": s, "channels": C_s, "depth": stage.depth, "params": params,
             "edges": [{"from": j, "to": i, "op": op} for (j, i), op in zip(EDGES, stage.edges)],
         })
     return {"params": count_params(genotype), "flops": count_flops(genotype, size),
