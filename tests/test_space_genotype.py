@@ -284,3 +284,10 @@ def test_pruned_genotype_replaces_exactly_the_dead_ops_by_none():
     assert pruned.stages[2] == g.stages[2]  # every op live
     assert (pruned.in_channels, pruned.num_classes, pruned.C, pruned.image_size) == (1, 2, 4, 8)
     assert pruned.pruned() == pruned
+    assert g.dead_ops() == [(0, (0, 1), "conv_5x5"), (0, (0, 2), "conv_1x1"),
+                            (0, (1, 2), "conv_5x5"), (1, (1, 2), "conv_3x3"),
+                            (1, (1, 3), "conv_3x3"), (1, (2, 3), "avg_pool_3x3")]
+    assert pruned.dead_ops() == [] and pruned.describe_dead_ops() is None
+    assert g.describe_dead_ops().endswith(
+        "stage 0: 1←0 conv_5x5, 2←0 conv_1x1, 2←1 conv_5x5; "
+        "stage 1: 2←1 conv_3x3, 3←1 conv_3x3, 3←2 avg_pool_3x3")

@@ -144,6 +144,12 @@ class Genotype:
         network, and it says what that network is."""
         return dataclasses.replace(self, stages=tuple(s.pruned() for s in self.stages))
 
+    def dead_ops(self) -> list[tuple[int, tuple[int, int], str]]:
+        """``(stage, (j, i), op)`` for each dead operation: named here, never built."""
+        return [(s, edge, op) for s, stage in enumerate(self.stages)
+                for edge, op, pruned in zip(EDGES, stage.edges, stage.pruned().edges)
+                if op != pruned]
+
     def disconnected_stages(self) -> list[int]:
         """Stages whose cell output does not depend on its input (see ``cell_is_connected``)."""
         return [s for s, stage in enumerate(self.stages) if not stage.connected]
@@ -156,3 +162,14 @@ class Genotype:
             lines.append(f"stage {s} (C={self.C * 2 ** s}, {stage.depth} "
                          f"cell{'s' if stage.depth > 1 else ''}): {edges}")
         return "\n".join(lines)
+
+    def describe_dead_ops(self) -> str | None:
+        """One line naming the dead operations, grouped by stage; None when there are none."""
+        dead = self.dead_ops()
+        if not dead:
+            return None
+        stages = "; ".join(
+            f"stage {s}: " + ", ".join(f"{i}←{j} {op}" for t, (j, i), op in dead if t == s)
+            for s in sorted({t for t, _, _ in dead}))
+        return (f"dead ops, not built (their output never reaches the cell's output, or their "
+                f"input is always zero): {stages}")
