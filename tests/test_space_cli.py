@@ -136,7 +136,7 @@ def test_describe_text(capsys, genotype_file):
     code, out, err = run_cli(capsys, "describe", str(path))
     assert code == 0 and err == ""
     assert f"parameters: {count_params(g):,}" in out
-    assert f"params_all_ops, dead ops too: {count_params_all_ops(g):,}" in out
+    assert f"(params_all_ops, dead ops too: {count_params_all_ops(g):,})" in out
     assert "FLOPs:" in out and "28×28" in out
     for line in g.pruned().describe().splitlines():
         assert line in out

@@ -64,6 +64,8 @@ def _si(n: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from zodarts.report.markdown import fmt_all_ops
+
     doc = compute(args.genotype, args.image_size)
     if args.json:
         doc = {k: v for k, v in doc.items() if k not in ("text", "dead_text")}
@@ -71,13 +73,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     g, size = doc["genotype"], doc["image_size"]
     cells = sum(s["params"] for s in doc["stages"])
-    all_ops = doc["params_all_ops"]
     print(f"genotype: {genotype_path(args.genotype)}")
     print(f"input: {g['in_channels']} channel{'s' if g['in_channels'] > 1 else ''}, "
           f"{g['num_classes']} classes, C={g['C']}")
     print(f"parameters: {doc['params']:,} ({cells:,} in cells, {doc['params'] - cells:,} in "
-          "stem, reductions and head)"
-          + (f"; params_all_ops, dead ops too: {all_ops:,}" if all_ops != doc["params"] else ""))
+          f"stem, reductions and head){fmt_all_ops(doc['params'], doc['params_all_ops'])}")
     print(f"FLOPs: {_si(doc['flops'])} ({doc['flops']:,}) per {size}×{size} image")
     print(doc["text"])
     if doc["dead_text"]:

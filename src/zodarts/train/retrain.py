@@ -25,7 +25,7 @@ from zodarts.errors import ConfigError, ZodartsError
 from zodarts.rundir import RunPaths
 from zodarts.space import Genotype, build_network, count_params
 from zodarts.train.augment import MixBatch, default_flip, train_augment
-from zodarts.train.checkpoint import model_record, read_checkpoint
+from zodarts.train.checkpoint import load_model_state, model_record, read_checkpoint
 from zodarts.train.evaluate import EVAL_BATCH_SIZE, evaluate_model
 from zodarts.train.metrics import batch_accuracy, make_criterion
 from zodarts.utils.io import append_jsonl, atomic_torch_save, read_jsonl, write_jsonl
@@ -112,7 +112,7 @@ class Trainer:
 
     def _load_last(self) -> tuple[int, dict]:
         state = read_checkpoint(self.paths.train_last, self.device)
-        self.model.load_state_dict(state["model"])
+        load_model_state(self.model, state["model"], self.paths.train_last)
         self.optimizer.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         return state["next_epoch"], state["best"]
