@@ -1,5 +1,6 @@
 """Retraining and evaluation on the tiny preset: outputs, exact resume, multi-label, errors."""
 
+import dataclasses
 import json
 import math
 
@@ -9,8 +10,8 @@ import torch
 from zodarts.cli import main
 from zodarts.config import TRAIN_PRESETS, TrainConfig, make_config
 from zodarts.errors import ConfigError
-from zodarts.space import (Genotype, count_flops, count_params, count_params_all_ops,
-                           sample_genotype)
+from zodarts.space import (Genotype, StageGenotype, count_flops, count_params,
+                           count_params_all_ops, sample_genotype)
 from zodarts.train.checkpoint import load_trained
 from zodarts.train.evaluate import evaluate_run
 from zodarts.train.retrain import Trainer, run_train
@@ -145,6 +146,23 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
         code, _, err = run_cli(capsys, command, str(tmp_path))
         assert code == 1 and "no trained model" in err and "zodarts train" in err
         assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_refuses_a_disconnected_genotype_before_any_work(tmp_path, capsys):
+    g = digits_genotype()
+    # Stages 0 and 2: only 1←0 and 2←1 (a path that never reaches node 3).
+    broken = ("conv_3x3", "none", "skip_connect", "none", "none", "none")
+    stages = tuple(StageGenotype(s.depth, broken) if i in (0, 2) else s
+                   for i, s in enumerate(g.stages))
+    path = tmp_path / "broken.json"
+    dataclasses.replace(g, stages=stages).save(path)
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "--genotype", str(path), "--dataset", "digits",
+                           "--out", str(out), "--preset", "tiny", "--quiet")
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "cells in stages 0, 2 are disconnected" in err and "output a constant" in err
+    assert "3←0" in err  # what to do
+    assert not out.exists()
 
 
 def test_cli_train_and_evaluate_json(tmp_path, capsys):

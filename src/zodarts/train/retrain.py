@@ -62,6 +62,20 @@ def check_compatible(genotype: Genotype, dataset: ImageDataset) -> None:
             f"channel(s) and {dataset.classes} classes; search on this dataset first")
 
 
+def check_connected(genotype: Genotype) -> None:
+    """Refuse a genotype with a disconnected cell: training it would be wasted work."""
+    stages = genotype.disconnected_stages()
+    if stages:
+        many = len(stages) > 1
+        raise ConfigError(
+            f"the genotype's cell{'s' if many else ''} in stage{'s' if many else ''} "
+            f"{', '.join(map(str, stages))} {'are' if many else 'is'} disconnected: no path of "
+            "operations other than `none` leads from the cell's input (node 0) to its output "
+            "(node 3), so the network would output a constant whatever the image; give such a "
+            "path an operation (e.g. skip_connect or conv_3x3 on edge 3←0), or train a genotype "
+            "that a search derived (searches repair disconnected cells)")
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -229,16 +243,18 @@ def _resolve_dataset(config: TrainConfig, paths: RunPaths) -> TrainConfig:
 
 
 def _resolve_genotype(genotype: Genotype | None, paths: RunPaths) -> Genotype:
-    """The run's genotype.json, or ``genotype`` (which must not contradict it)."""
+    """The run's genotype.json, or ``genotype`` (which must not contradict it); either must be
+    connected."""
     if genotype is None:
         if not paths.genotype.is_file():
             raise ConfigError(f"no genotype to train: {paths.genotype} does not exist; run "
                               f"`zodarts search --out {paths.root}` first, or pass --genotype "
                               "FILE")
-        return Genotype.load(paths.genotype)
-    if paths.genotype.is_file() and Genotype.load(paths.genotype) != genotype:
+        genotype = Genotype.load(paths.genotype)
+    elif paths.genotype.is_file() and Genotype.load(paths.genotype) != genotype:
         raise ConfigError(f"{paths.root} already holds a different genotype.json; train into "
                           "another --out")
+    check_connected(genotype)
     return genotype
 
 
