@@ -7,9 +7,8 @@ each of the 6 edges of its (shared) cell. Edges are ordered by destination node:
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from zodarts.errors import ConfigError
@@ -142,7 +141,7 @@ class Genotype:
     def pruned(self) -> "Genotype":
         """The genotype with every dead operation replaced by ``none``: it builds the same
         network, and it says what that network is."""
-        return dataclasses.replace(self, stages=tuple(s.pruned() for s in self.stages))
+        return replace(self, stages=tuple(s.pruned() for s in self.stages))
 
     def dead_ops(self) -> list[tuple[int, tuple[int, int], str]]:
         """``(stage, (j, i), op)`` for each dead operation: named here, never built."""
@@ -171,5 +170,5 @@ class Genotype:
         stages = "; ".join(
             f"stage {s}: " + ", ".join(f"{i}←{j} {op}" for t, (j, i), op in dead if t == s)
             for s in sorted({t for t, _, _ in dead}))
-        return (f"dead ops, not built (their output never reaches the cell's output, or their "
+        return ("dead ops, not built (their output never reaches the cell's output, or their "
                 f"input is always zero): {stages}")
