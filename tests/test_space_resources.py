@@ -152,7 +152,7 @@ def test_expected_params_is_the_brute_force_expectation(size_search):
     for s in range(3):
         C_s = 8 * 2 ** s
         rows = range(s * ROWS, (s + 1) * ROWS)
-        q = [1 - w["op"][r, 0].item() for r in rows]
+        q = [1 - w["op"][r, OP_NAMES.index("none")].item() for r in rows]
         given_not_none = [sum(w["op"][r, o].item() * _op_params(
             name, C_s, None if w["kernel"] is None else w["kernel"][r].tolist())
             for o, name in enumerate(OP_NAMES)) / q_r for r, q_r in zip(rows, q)]
