@@ -8,7 +8,7 @@ import torch
 from zodarts.config import TRAIN_PRESETS, TrainConfig, make_config
 from zodarts.data import load_dataset
 from zodarts.export import Deployable, export_model, exported_logits
-from zodarts.space import sample_genotype
+from zodarts.space import Genotype, sample_genotype
 from zodarts.train.checkpoint import load_trained
 from zodarts.train.retrain import run_train
 
@@ -41,6 +41,10 @@ def test_torchscript_gives_the_same_logits(trained_run):
     assert torch.allclose(got, reference_logits(trained_run, x), atol=1e-5)
     meta = json.loads(path.with_name("model.pt.json").read_text())
     assert meta["input"]["shape"] == ["N", 1, 8, 8] and meta["task"] == "multi-class"
+    # The genotype of what was exported: the trained one without its dead ops.
+    trained = load_trained(trained_run).genotype
+    assert trained.dead_ops()
+    assert Genotype.from_dict(meta["genotype"]) == trained.pruned()
 
 
 def test_onnx_gives_the_same_logits(trained_run, tmp_path):

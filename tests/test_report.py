@@ -9,7 +9,7 @@ import pytest
 from zodarts.config import SearchConfig, save_config
 from zodarts.errors import ConfigError
 from zodarts.report import make_report
-from zodarts.space import count_params, sample_genotype
+from zodarts.space import count_params, count_params_all_ops, sample_genotype
 from zodarts.utils.io import write_jsonl
 
 FIGURES = ("search.png", "temperature.png", "budget.png", "alpha_stage0.png",
@@ -47,7 +47,8 @@ def fake_training(root, genotype, epochs=5):
          "best": True, "seconds": 2.0} for e in range(epochs)])
     (root / "eval.json").write_text(json.dumps({
         "dataset": "digits", "task": "multi-class", "method": "zo-darts++",
-        "genotype": genotype.to_dict(), "params": count_params(genotype), "flops": 1234567,
+        "genotype": genotype.pruned().to_dict(), "params": count_params(genotype),
+        "params_all_ops": count_params_all_ops(genotype), "flops": 1234567,
         "checkpoint": {"which": "best", "epoch": epochs - 1},
         "test": {"acc": 0.931, "auc": None, "loss": 0.3, "note": "AUC undefined: class 3"},
         "val": {"acc": 0.95, "auc": 0.998}}))
@@ -67,12 +68,24 @@ def test_full_report_has_every_figure_and_the_numbers(tmp_path):
     assert "0.9310" in text and f"{count_params(genotype):,}" in text
     assert "n/a" in text and "AUC undefined" in text          # a null AUC is shown, not a crash
     assert "budget small" in text
+    assert_live_architecture(text, genotype)
+
+
+def assert_live_architecture(text, genotype):
+    """The architecture shown is the network as built; the dead ops and the all-ops count are
+    named apart."""
+    assert genotype.dead_ops()
+    assert genotype.pruned().describe() in text and genotype.describe() not in text
+    assert genotype.describe_dead_ops() in text
+    assert f"(params_all_ops, dead ops too: {count_params_all_ops(genotype):,})" in text
 
 
 def test_search_only_run_gets_a_partial_report(tmp_path):
-    fake_search(tmp_path)
+    genotype = fake_search(tmp_path)
     text = make_report(tmp_path).read_text()
     assert "Not evaluated yet" in text
+    assert f"derived genotype {count_params(genotype):,} parameters" in text
+    assert_live_architecture(text, genotype)
     assert not (tmp_path / "report" / "training.png").exists()
     for name in FIGURES:
         assert (tmp_path / "report" / name).is_file(), name

@@ -7,8 +7,10 @@ import json
 import pytest
 
 from zodarts.cli import main
-from zodarts.space import (EDGES, Genotype, StageGenotype, budget_bands, count_flops,
-                           count_params, sample_genotype)
+from zodarts.space import (EDGES, Genotype, StageGenotype, budget_bands, build_network,
+                           count_flops, count_params, count_params_all_ops, live_edges,
+                           sample_genotype)
+from zodarts.space.network import FixedCell
 from zodarts.space.resources import _space_extremes
 
 
@@ -92,18 +94,30 @@ def genotype_file(tmp_path):
 
 def test_describe_json(capsys, genotype_file):
     g, path = genotype_file
+    assert g.dead_ops()  # the point: what is described is the network, without them
     code, out, err = run_cli(capsys, "describe", str(path), "--json")
     assert code == 0 and err == ""
     doc = json.loads(out)
-    assert set(doc) == {"params", "flops", "image_size", "genotype", "stages"}
-    assert doc["params"] == count_params(g)
+    assert set(doc) == {"params", "params_all_ops", "flops", "image_size", "genotype", "stages",
+                        "dead_ops"}
+    net = build_network(g)
+    assert doc["params"] == count_params(g) == sum(p.numel() for p in net.parameters())
+    assert doc["params_all_ops"] == count_params_all_ops(g) > doc["params"]
     assert doc["flops"] == count_flops(g) and doc["image_size"] == 28
-    assert Genotype.from_dict(doc["genotype"]) == g
+    assert Genotype.from_dict(doc["genotype"]) == g.pruned()
     assert [s["stage"] for s in doc["stages"]] == [0, 1, 2]
+    cells = iter(m for m in net.layers if isinstance(m, FixedCell))
     for s, stage in enumerate(doc["stages"]):
         assert stage["channels"] == 8 * 2 ** s and stage["depth"] == g.stages[s].depth
         assert [(e["from"], e["to"]) for e in stage["edges"]] == list(EDGES)
-        assert [e["op"] for e in stage["edges"]] == list(g.stages[s].edges)
+        # Every op listed is built; the others are `none` or listed as dead.
+        listed = [e["op"] for e in stage["edges"]]
+        assert [op for op in listed if op != "none"] == [
+            op for op, live in zip(g.stages[s].edges, live_edges(g.stages[s].edges)) if live]
+        dead = {(d["from"], d["to"]): d["op"] for d in doc["dead_ops"] if d["stage"] == s}
+        assert [dead.get(edge, op) for edge, op in zip(EDGES, listed)] == list(g.stages[s].edges)
+        assert stage["params"] == sum(sum(p.numel() for p in next(cells).parameters())
+                                      for _ in range(stage["depth"]))
     # Per-stage cell counts add up with the fixed part to the exact total.
     none = Genotype(tuple(StageGenotype(1, ("none",) * 6) for _ in range(3)), 3, 9, 8)
     assert sum(s["params"] for s in doc["stages"]) + count_params(none) == doc["params"]
@@ -122,10 +136,22 @@ def test_describe_text(capsys, genotype_file):
     code, out, err = run_cli(capsys, "describe", str(path))
     assert code == 0 and err == ""
     assert f"parameters: {count_params(g):,}" in out
+    assert f"(params_all_ops, dead ops too: {count_params_all_ops(g):,})" in out
     assert "FLOPs:" in out and "28×28" in out
-    assert out.rstrip().endswith(g.describe().splitlines()[-1])
-    for line in g.describe().splitlines():
+    for line in g.pruned().describe().splitlines():
         assert line in out
+    dead = out.rstrip().splitlines()[-1]
+    assert dead.startswith("dead ops, not built")
+    for s, (j, i), op in g.dead_ops():
+        assert f"{i}←{j} {op}" in dead.split(f"stage {s}: ")[1]
+
+
+def test_describe_text_without_dead_ops(capsys, tmp_path):
+    g = Genotype(tuple(StageGenotype(1, ("conv_3x3",) * 6) for _ in range(3)), 1, 2, C=4)
+    g.save(tmp_path / "g.json")
+    _, out, _ = run_cli(capsys, "describe", str(tmp_path / "g.json"))
+    assert out.rstrip().endswith(g.describe().splitlines()[-1])
+    assert "dead" not in out and "params_all_ops" not in out
 
 
 def test_describe_accepts_a_run_directory(capsys, genotype_file):

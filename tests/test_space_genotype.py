@@ -243,3 +243,51 @@ def test_connected_derivation_keeps_a_connected_argmax():
             continue
         net.set_architecture(g)
         assert net.genotype(connected=True) == g == net.genotype()
+
+
+# ---- liveness: which operations the network builds --------------------------------------------
+def _on_some_input_output_path(edges, e: int) -> bool:
+    """Brute force: edge e lies on a path 0 → … → 3 whose edges are all not `none`."""
+    j, i = EDGES[e]
+    for middle in ([], [1], [2], [1, 2]):  # every increasing node sequence from 0 to 3
+        path = [0, *middle, 3]
+        steps = list(zip(path, path[1:]))
+        if (j, i) in steps and all(edges[EDGES.index(step)] != "none" for step in steps):
+            return True
+    return False
+
+
+def test_live_edges_are_the_edges_on_an_input_output_path():
+    import itertools
+
+    from zodarts.space.genotype import cell_is_connected, live_edges
+
+    dead_seen = 0
+    for pattern in itertools.product(("none", "conv_3x3", "skip_connect"), repeat=len(EDGES)):
+        live = live_edges(pattern)
+        assert live == tuple(_on_some_input_output_path(pattern, e) for e in range(len(EDGES)))
+        assert cell_is_connected(pattern) == any(live)
+        dead_seen += sum(op != "none" and not on for op, on in zip(pattern, live))
+    assert dead_seen > 0
+
+
+def test_pruned_genotype_replaces_exactly_the_dead_ops_by_none():
+    # 1←0, 2←0, 2←1 feed nothing (nodes 1 and 2 have no way on to node 3); 3←0 is live.
+    g = Genotype((StageGenotype(2, ("conv_5x5", "conv_1x1", "conv_5x5", "conv_1x1", "none",
+                                    "none")),
+                  StageGenotype(1, ("none", "none", "conv_3x3", "skip_connect", "conv_3x3",
+                                    "avg_pool_3x3")),  # node 1, so node 2, never reached
+                  StageGenotype(3, ("conv_3x3",) * 6)), 1, 2, C=4, image_size=8)
+    pruned = g.pruned()
+    assert pruned.stages[0] == StageGenotype(2, ("none",) * 3 + ("conv_1x1", "none", "none"))
+    assert pruned.stages[1] == StageGenotype(1, ("none",) * 3 + ("skip_connect", "none", "none"))
+    assert pruned.stages[2] == g.stages[2]  # every op live
+    assert (pruned.in_channels, pruned.num_classes, pruned.C, pruned.image_size) == (1, 2, 4, 8)
+    assert pruned.pruned() == pruned
+    assert g.dead_ops() == [(0, (0, 1), "conv_5x5"), (0, (0, 2), "conv_1x1"),
+                            (0, (1, 2), "conv_5x5"), (1, (1, 2), "conv_3x3"),
+                            (1, (1, 3), "conv_3x3"), (1, (2, 3), "avg_pool_3x3")]
+    assert pruned.dead_ops() == [] and pruned.describe_dead_ops() is None
+    assert g.describe_dead_ops().endswith(
+        "stage 0: 1←0 conv_5x5, 2←0 conv_1x1, 2←1 conv_5x5; "
+        "stage 1: 2←1 conv_3x3, 3←1 conv_3x3, 3←2 avg_pool_3x3")

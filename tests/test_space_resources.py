@@ -10,8 +10,8 @@ import torch
 
 from zodarts.errors import ConfigError
 from zodarts.space import (EDGES, KERNEL_SIZES, OP_NAMES, Genotype, StageGenotype, SuperNet,
-                           budget_bands, build_network, count_flops, count_params, resolve_budget,
-                           sample_genotype)
+                           budget_bands, build_network, count_flops, count_params,
+                           count_params_all_ops, live_edges, resolve_budget, sample_genotype)
 from zodarts.space.operations import build_op, conv_name
 from zodarts.space.resources import _sampled_counts, _space_extremes
 
@@ -35,12 +35,49 @@ def phase1_version(g: Genotype, cells_per_stage: int) -> Genotype:
 
 
 # ---- exact counts ----------------------------------------------------------------------------
+def sparse_genotype(rng: np.random.Generator, in_channels=1, num_classes=2, C=4, cells=1
+                    ) -> Genotype:
+    """A sampled genotype with half of its edges `none`: dead ops and disconnected cells are
+    common (uniform sampling gives `none` only one edge in five)."""
+    g = sample_genotype(rng, in_channels, num_classes, C, cells)
+    return Genotype(tuple(StageGenotype(s.depth, tuple(
+        "none" if rng.random() < 0.4 else op for op in s.edges)) for s in g.stages),
+        in_channels, num_classes, C)
+
+
+def dead_op_params(g: Genotype) -> int:
+    """Parameters of the ops that live_edges calls dead, from freshly built modules."""
+    return sum(stage.depth * numel(build_op(op, g.C * 2 ** s))
+               for s, stage in enumerate(g.stages)
+               for op, live in zip(stage.edges, live_edges(stage.edges)) if not live)
+
+
 @pytest.mark.parametrize("in_channels,num_classes,C,cells", [(1, 2, 16, 3), (3, 9, 8, 3),
                                                               (3, 14, 4, 1), (1, 11, 12, 2)])
 def test_count_params_is_the_built_networks_count(in_channels, num_classes, C, cells):
-    for seed in range(10):
-        g = sample_genotype(seed, in_channels, num_classes, C, cells)
+    rng = np.random.default_rng(C)
+    genotypes = [sample_genotype(seed, in_channels, num_classes, C, cells) for seed in range(10)]
+    genotypes += [sparse_genotype(rng, in_channels, num_classes, C, cells) for _ in range(10)]
+    for g in genotypes:
         assert count_params(g) == numel(build_network(g))
+        assert count_params_all_ops(g) == count_params(g) + dead_op_params(g)
+    # Both kinds of genotype that live-only counting is about were checked.
+    assert any(dead_op_params(g) > 0 for g in genotypes)
+    assert any(g.disconnected_stages() for g in genotypes)
+
+
+def test_dead_ops_are_counted_only_by_count_params_all_ops():
+    # Nodes 1 and 2 feed nothing, so only 3←0 is built (the pattern of issue 13's demo).
+    stage = StageGenotype(1, ("conv_5x5", "conv_1x1", "conv_5x5", "conv_1x1", "none", "none"))
+    g = Genotype((stage,) * 3, 1, 2, C=8)
+    only_live = Genotype((StageGenotype(1, ("none",) * 3 + ("conv_1x1", "none", "none")),) * 3,
+                         1, 2, C=8)
+    assert count_params(g) == count_params(only_live) == count_params_all_ops(only_live)
+    assert count_params_all_ops(g) - count_params(g) == sum(
+        numel(build_op(op, 8 * 2 ** s)) for s in range(3)
+        for op in ("conv_5x5", "conv_1x1", "conv_5x5"))
+    # FLOPs are measured on the built network, so they are the live network's too.
+    assert count_flops(g) == count_flops(only_live)
 
 
 def test_space_extremes_are_the_smallest_and_largest_networks():
@@ -54,51 +91,78 @@ def test_space_extremes_are_the_smallest_and_largest_networks():
 
 
 # ---- the differentiable expectation ----------------------------------------------------------
+# The derived network builds live ops only, so E[params] weighs each op by the probability that
+# it is live, edges drawn independently from their relaxed distributions.
 @pytest.mark.parametrize("relax", ["sparsemax", "softmax", "entmax15"])
 @pytest.mark.parametrize("cells", [3, 2])
 def test_expected_params_is_exact_on_one_hot_weights(relax, cells):
     phase2 = SuperNet(1, 3, C=8, cells_per_stage=cells, relax=relax)
     phase1 = SuperNet(1, 3, C=8, cells_per_stage=cells, relax=relax)
-    for seed in range(16):  # 2 × 16 genotypes per case, 6 cases
-        g = sample_genotype(seed, 1, 3, C=8, cells_per_stage=cells)
+    rng = np.random.default_rng(cells)
+    genotypes = [sample_genotype(seed, 1, 3, C=8, cells_per_stage=cells) for seed in range(8)]
+    genotypes += [sparse_genotype(rng, 1, 3, C=8, cells=cells) for _ in range(8)]
+    assert any(count_params(g) != count_params_all_ops(g) for g in genotypes)  # dead ops
+    for g in genotypes:  # 2 × 16 genotypes per case, 6 cases
         phase2.set_architecture(g)
-        assert abs(phase2.expected_params().item() - count_params(g)) <= 0.5
+        assert phase2.expected_params().item() == count_params(g)
         g1 = phase1_version(g, cells)
         phase1.set_architecture(g1)
         assert not phase1.size_search  # phase 1 counted without the switch
-        assert abs(phase1.expected_params().item() - count_params(g1)) <= 0.5
+        assert phase1.expected_params().item() == count_params(g1)
+
+
+def _random_supernet(relax: str, size_search: bool, seed: int, cells: int = 2) -> SuperNet:
+    """Spread-out α leaning to `none`, so that many ops are dead; under sparsemax with exact
+    zeros, and 1←0 of stages 0 and 2 always `none` (q = 0: node 1's ops are never live)."""
+    torch.manual_seed(seed)
+    net = SuperNet(1, 4, C=8, cells_per_stage=cells, relax=relax, temperature=0.5)
+    if size_search:
+        net.enable_size_search()
+    none = OP_NAMES.index("none")
+    with torch.no_grad():
+        for alpha in net.all_arch_parameters():
+            alpha.normal_(0, 0.5)
+        net.alpha_op[:, none] += 0.3
+        if relax == "sparsemax":
+            net.alpha_op[[0, 2 * ROWS], none] = 3.0
+    if relax == "sparsemax":
+        p_op = net.relaxed()["op"]
+        assert (p_op[[0, 2 * ROWS], none] == 1).all() and (p_op == 0).any()
+    return net
+
+
+def _op_params(name: str, C: int, p_kernel: list[float] | None) -> float:
+    """params of one relaxed op from a freshly built module (the conv: its kernel mix)."""
+    if name != "conv_kxk":
+        return float(numel(build_op(name, C)))
+    p_kernel = p_kernel or [1.0, 0.0, 0.0]  # phase 1: 7×7
+    return sum(pk * numel(build_op(conv_name(k), C)) for pk, k in zip(p_kernel, KERNEL_SIZES))
 
 
 @pytest.mark.parametrize("size_search", [False, True])
-def test_expected_params_is_linear_in_the_relaxed_weights(size_search):
-    """E = fixed + Σ_s E[depth_s] · Σ_e Σ_o p_seo · params(o), params from independently built
-    modules (the conv op: Σ_k p_k · params(conv_k))."""
-    torch.manual_seed(1)
-    cells = 2
-    net = SuperNet(3, 6, C=8, cells_per_stage=cells, relax="softmax", temperature=0.7)
-    if size_search:
-        net.enable_size_search()
-    with torch.no_grad():
-        for alpha in net.all_arch_parameters():
-            alpha.normal_()
+def test_expected_params_is_the_brute_force_expectation(size_search):
+    """Law of total expectation over the 2^6 patterns of `none` edges of each cell: given the
+    pattern, live_edges says which edges are built, and a built edge's op is drawn from its
+    distribution without `none`."""
+    import itertools
+
+    net = _random_supernet("softmax", size_search, seed=1)
     w = {k: None if v is None else v.double() for k, v in net.relaxed().items()}
-    fixed = numel(build_network(uniform_genotype("none", 1, 3, 6, 8)))
-    expected = float(fixed)
+    expected = float(numel(build_network(uniform_genotype("none", 1, 1, 4, 8))))
     for s in range(3):
         C_s = 8 * 2 ** s
-        depth = (float(cells) if w["depth"] is None
-                 else sum((d + 1) * w["depth"][s, d].item() for d in range(cells)))
+        rows = range(s * ROWS, (s + 1) * ROWS)
+        q = [1 - w["op"][r, OP_NAMES.index("none")].item() for r in rows]
+        given_not_none = [sum(w["op"][r, o].item() * _op_params(
+            name, C_s, None if w["kernel"] is None else w["kernel"][r].tolist())
+            for o, name in enumerate(OP_NAMES)) / q_r for r, q_r in zip(rows, q)]
         cell = 0.0
-        for e in range(ROWS):
-            r = s * ROWS + e
-            for o, name in enumerate(OP_NAMES):
-                if name == "conv_kxk":
-                    k_w = [1.0, 0.0, 0.0] if w["kernel"] is None else w["kernel"][r].tolist()
-                    params = sum(pk * numel(build_op(conv_name(k), C_s))
-                                 for pk, k in zip(k_w, KERNEL_SIZES))
-                else:
-                    params = numel(build_op(name, C_s))
-                cell += w["op"][r, o].item() * params
+        for pattern in itertools.product((False, True), repeat=ROWS):
+            prob = math.prod(q_e if on else 1 - q_e for q_e, on in zip(q, pattern))
+            live = live_edges(["conv_1x1" if on else "none" for on in pattern])
+            cell += prob * sum(m for m, on in zip(given_not_none, live) if on)
+        depth = (float(net.cells_per_stage) if w["depth"] is None else
+                 sum((d + 1) * p for d, p in enumerate(w["depth"][s].tolist())))
         expected += depth * cell
     got = net.expected_params()
     assert got.dtype == torch.float64
@@ -106,16 +170,19 @@ def test_expected_params_is_linear_in_the_relaxed_weights(size_search):
 
 
 def _sample_from(net: SuperNet, n: int, rng: np.random.Generator) -> list[Genotype]:
-    """n genotypes drawn from the supernet's relaxed distributions (independent rows)."""
-    w = {k: v.detach().double().numpy() for k, v in net.relaxed().items()}
+    """n genotypes drawn from the supernet's relaxed distributions (independent rows); phase 1:
+    7×7 convs at full depth."""
+    w = {k: None if v is None else v.detach().double().numpy() for k, v in net.relaxed().items()}
 
     def draw(p):  # one categorical column of n draws per row
         p = p / p.sum()
         return rng.choice(len(p), size=n, p=p)
 
     ops = np.stack([draw(p) for p in w["op"]], axis=1)
-    kernels = np.stack([draw(p) for p in w["kernel"]], axis=1)
-    depths = np.stack([draw(p) for p in w["depth"]], axis=1) + 1
+    kernels = (np.zeros_like(ops) if w["kernel"] is None
+               else np.stack([draw(p) for p in w["kernel"]], axis=1))
+    depths = (np.full((n, 3), net.cells_per_stage) if w["depth"] is None
+              else np.stack([draw(p) for p in w["depth"]], axis=1) + 1)
     out = []
     for i in range(n):
         stages = []
@@ -132,23 +199,19 @@ def _sample_from(net: SuperNet, n: int, rng: np.random.Generator) -> list[Genoty
 
 
 @pytest.mark.parametrize("relax", ["sparsemax", "softmax"])
-def test_expected_params_matches_monte_carlo(relax):
-    torch.manual_seed(2)
-    net = SuperNet(1, 4, C=8, cells_per_stage=2, relax=relax, temperature=0.5)
-    net.enable_size_search()
-    with torch.no_grad():
-        for alpha in net.all_arch_parameters():
-            alpha.normal_(0, 0.5)
-    if relax == "sparsemax":
-        assert (net.relaxed()["op"] == 0).any()
-    counts = np.array([count_params(g) for g in _sample_from(net, 20000,
-                                                             np.random.default_rng(0))])
+@pytest.mark.parametrize("size_search", [False, True])
+def test_expected_params_matches_monte_carlo(relax, size_search):
+    net = _random_supernet(relax, size_search, seed=2)
+    genotypes = _sample_from(net, 20000, np.random.default_rng(0))
+    counts = np.array([count_params(g) for g in genotypes])
     expected = net.expected_params().item()
-    assert abs(counts.mean() - expected) < 0.01 * expected
-    # (seeded, so not flaky; the bound is also ≥ 2.5 standard errors of the mean)
+    # (seeded, so not flaky; 4 standard errors of the mean)
     assert abs(counts.mean() - expected) < 4 * counts.std() / math.sqrt(len(counts))
-    # …and it is a real expectation, not something that happens to be near every sample.
+    # …and it is a real expectation, not something that happens to be near every sample…
     assert counts.std() > 0.05 * expected
+    # …of the live count: the expectation of the all-ops count is far outside that bound.
+    all_ops = np.mean([count_params_all_ops(g) for g in genotypes])
+    assert all_ops - expected > 20 * counts.std() / math.sqrt(len(counts))
 
 
 def test_expected_params_gradients():
@@ -163,10 +226,38 @@ def test_expected_params_gradients():
     for alpha in net.arch_parameters():
         assert alpha.grad is not None and torch.isfinite(alpha.grad).all()
         assert (alpha.grad.abs().sum(-1) > 0).all()  # every row of every group moves
-    # More params for more conv: raising a row's conv logit raises E.
+    # More params for more conv: raising a row's conv logit raises E (a conv has the most
+    # parameters, and less `none` makes the other edges more often live).
     assert (net.alpha_op.grad[:, OP_NAMES.index("conv_kxk")] > 0).all()
     assert (net.alpha_kernel.grad[:, 0] > 0).all()  # 7×7 is the largest kernel
     assert (net.alpha_depth.grad[:, -1] > 0).all()  # 3 cells is the deepest
+
+
+@pytest.mark.parametrize("relax", ["sparsemax", "softmax"])
+def test_expected_params_gradient_matches_finite_differences(relax):
+    net = _random_supernet(relax, True, seed=2).double()
+    net.expected_params().backward()
+    grad = net.alpha_op.grad.clone()
+    assert torch.isfinite(grad).all()  # q = 0 on stage 0's 1←0 under sparsemax
+    p = net.relaxed()["op"]
+    none = OP_NAMES.index("none")
+    if relax == "sparsemax":  # stage 0's 3←1 reads node 1, never reached: never live, no pull
+        assert 0 < p[4, none] < 1 and (grad[4] == 0).all()
+    # `none` logits move E mostly through the liveness of the other edges' ops: check the two
+    # that move it most, and the op in the support of the first.
+    rows = sorted((r for r in range(len(p)) if 0 < p[r, none] < 1),
+                  key=lambda r: -abs(grad[r, none]))[:2]
+    coords = [(r, none) for r in rows] + [(rows[0], int(p[rows[0], 1:].argmax()) + 1)]
+    h = 1e-6
+    for r, o in coords:
+        with torch.no_grad():
+            net.alpha_op[r, o] += h
+            up = net.expected_params().item()
+            net.alpha_op[r, o] -= 2 * h
+            down = net.expected_params().item()
+            net.alpha_op[r, o] += h
+        assert grad[r, o].item() == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-3)
+        assert grad[r, o] != 0
 
 
 # ---- budgets ---------------------------------------------------------------------------------
@@ -293,9 +384,14 @@ def test_count_flops_grows_with_depth_width_and_image_size():
 
 
 def test_count_flops_of_one_conv_edge():
-    """One 3×3 edge in stage 0 adds exactly 2·C²·9·H·W FLOPs (multiply-adds × 2)."""
+    """One live 3×3 edge in stage 0 adds exactly 2·C²·9·H·W FLOPs (multiply-adds × 2); the same
+    conv where its output never reaches node 3 (1←0 alone) is not built and adds none."""
     none = uniform_genotype("none", 1, C=8)
-    stages = list(none.stages)
-    stages[0] = StageGenotype(1, ("conv_3x3",) + ("none",) * 5)
-    one = Genotype(tuple(stages), 1, 2, 8, image_size=28)
-    assert count_flops(one) - count_flops(none) == 2 * 8 * 8 * 9 * 28 * 28
+
+    def with_stage0(edges):
+        return Genotype((StageGenotype(1, edges),) + none.stages[1:], 1, 2, 8, image_size=28)
+
+    live = with_stage0(("none",) * 3 + ("conv_3x3",) + ("none",) * 2)  # 3←0
+    dead = with_stage0(("conv_3x3",) + ("none",) * 5)  # 1←0
+    assert count_flops(live) - count_flops(none) == 2 * 8 * 8 * 9 * 28 * 28
+    assert count_flops(dead) == count_flops(none)

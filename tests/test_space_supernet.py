@@ -15,8 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from zodarts.space import (EDGES, KERNEL_SIZES, OP_NAMES, RELAXATIONS, Genotype, StageGenotype,
-                           SuperNet, build_network, sample_genotype)
-from zodarts.space.operations import KernelVariableConv
+                           SuperNet, build_network, live_edges, sample_genotype)
+from zodarts.space.network import FixedCell
+from zodarts.space.operations import KernelVariableConv, build_op
 from zodarts.space.supernet import MixedEdge
 
 CONV = OP_NAMES.index("conv_kxk")
@@ -337,7 +338,7 @@ def test_set_architecture_rejects_incompatible_genotypes():
 
 
 def _transfer(sup: SuperNet, net: nn.Module, g: Genotype) -> None:
-    """Copy the supernet's weights for the chosen ops into the standalone network."""
+    """Copy the supernet's weights for the built (live) ops into the standalone network."""
     net.stem.load_state_dict(sup.stem.state_dict())
     net.head.load_state_dict(sup.head.state_dict())
     layers = iter(net.layers)
@@ -346,7 +347,9 @@ def _transfer(sup: SuperNet, net: nn.Module, g: Genotype) -> None:
             next(layers).load_state_dict(sup.reductions[s - 1].state_dict())
         for d in range(stage.depth):
             cell, src = next(layers), sup.stages[s][d]
-            kept = [(e, op) for e, op in enumerate(stage.edges) if op != "none"]
+            kept = [(e, op) for e, (op, live) in enumerate(zip(stage.edges,
+                                                               live_edges(stage.edges))) if live]
+            assert len(kept) == len(cell.ops)
             for module, (e, op) in zip(cell.ops, kept):
                 if op == "conv_1x1":
                     source = src.edges[e].ops[OP_NAMES.index("conv_1x1")]
@@ -362,36 +365,85 @@ def _transfer(sup: SuperNet, net: nn.Module, g: Genotype) -> None:
 
 @pytest.mark.parametrize("size_search", [False, True])
 def test_pinned_supernet_equals_the_derived_network(size_search):
-    """With one-hot α the supernet computes exactly what build_network(genotype) computes."""
+    """With one-hot α the supernet computes what build_network(genotype) computes.
+
+    Not op for op: the pinned supernet runs every op α picks, the derived network only the
+    live ones (see live_edges). A dead op whose output never reaches node 3 changes nothing
+    either way; a dead conv that reads an always-zero node does in eval mode, where its BN
+    turns the zero into the constant −running_mean/√(running_var + ε) (non-zero once the
+    search has trained it on real inputs), which the supernet adds and the network does not.
+    So they agree exactly (1) in eval mode once the supernet is pinned to the pruned genotype,
+    and (2) in training mode on the genotype itself: batch statistics of an all-zero input are
+    zero and the supernet's non-affine BN outputs exactly zero. (3) shows the difference.
+    """
     torch.manual_seed(0)
-    for seed in range(4):
-        sup = SuperNet(3, 4, C=4, cells_per_stage=2)
-        if size_search:
-            sup.enable_size_search()
-            g = sample_genotype(seed, 3, 4, C=4, cells_per_stage=2)
-        else:  # phase 1: 7×7 convs at full depth
-            g = sample_genotype(seed, 3, 4, C=4, cells_per_stage=2)
+    # The last genotype's 2←1 and 3←1 convs read node 1, which `none` on 1←0 keeps at zero.
+    reads_zero = Genotype(tuple(StageGenotype(2, ("none", "conv_3x3", "conv_5x5", "conv_1x1",
+                                                  "conv_7x7", "skip_connect"))
+                                for _ in range(3)), 3, 4, C=4)
+    genotypes = [sample_genotype(seed, 3, 4, C=4, cells_per_stage=2) for seed in range(4)]
+    for g in genotypes + [reads_zero]:
+        if not size_search:  # phase 1: 7×7 convs at full depth
             g = Genotype(tuple(StageGenotype(2, tuple(
                 "conv_7x7" if op in ("conv_5x5", "conv_3x3") else op for op in s.edges))
                 for s in g.stages), 3, 4, C=4)
+        sup = SuperNet(3, 4, C=4, cells_per_stage=2)
+        if size_search:
+            sup.enable_size_search()
+        with torch.no_grad():  # every BN learns statistics of real inputs, as in a search
+            for alpha in sup.all_arch_parameters():
+                alpha.normal_()
+        warm_bn(sup, 3)
         sup.set_architecture(g)
         assert sup.size_search == size_search
-        warm_bn(sup, 3)
         net = build_network(g).eval()
         _transfer(sup, net, g)
-        x = torch.randn(2, 3, 8, 8)
-        assert torch.allclose(sup(x), net(x), atol=1e-5, rtol=1e-4)
+        x = torch.randn(4, 3, 8, 8)
+        with torch.no_grad():
+            derived, pinned = net(x), sup(x)
+            sup.set_architecture(g.pruned())
+            assert torch.allclose(sup(x), derived, atol=1e-5, rtol=1e-4)  # (1)
+            sup.set_architecture(g)
+            sup.train()
+            net.train()
+            assert torch.allclose(sup(x), net(x), atol=1e-5, rtol=1e-4)  # (2)
+    assert not torch.allclose(pinned, derived, atol=1e-3)  # (3), on reads_zero
 
 
 # ---- the standalone network ------------------------------------------------------------------
-def test_network_carries_its_genotype_and_only_the_chosen_ops():
+def test_network_carries_its_genotype_and_only_the_live_ops():
     g = sample_genotype(5, 1, 2, C=4, cells_per_stage=3)
     net = build_network(g)
     assert net.genotype == g
     cells = [m for m in net.layers if hasattr(m, "ops")]
     assert len(cells) == sum(s.depth for s in g.stages)
     assert sum(len(c.ops) for c in cells) == sum(
-        s.depth * sum(op != "none" for op in s.edges) for s in g.stages)
+        s.depth * sum(live_edges(s.edges)) for s in g.stages)
+    assert sum(len(c.ops) for c in cells) < sum(
+        s.depth * sum(op != "none" for op in s.edges) for s in g.stages)  # g has dead ops
+
+
+def test_dead_ops_change_nothing_the_cell_computes_from_its_input():
+    """Against the cell with every op that is not `none` (the live ones sharing weights): equal
+    in training mode, where a dead conv reading an always-zero node outputs exactly zero (batch
+    statistics of zeros are zero and a fresh BN shift is 0), on every pattern of `none` edges."""
+    import itertools
+
+    torch.manual_seed(0)
+    for pattern in itertools.product(("none", "conv_3x3"), repeat=len(EDGES)):
+        edges = tuple(op if op == "none" else ("conv_1x1", "conv_3x3", "skip_connect",
+                                               "avg_pool_3x3", "conv_5x5", "conv_3x3")[e]
+                      for e, op in enumerate(pattern))
+        cell = FixedCell(4, edges).train()
+        built = iter(cell.ops)
+        every_op = [(j, i, next(built) if live else build_op(op, 4))
+                    for (j, i), op, live in zip(EDGES, edges, live_edges(edges)) if op != "none"]
+        assert next(built, None) is None
+        x = torch.randn(2, 4, 5, 5)
+        nodes = [x] + [torch.zeros_like(x)] * 3
+        for j, i, op in every_op:
+            nodes[i] = nodes[i] + op.train()(nodes[j])
+        assert torch.allclose(cell(x), nodes[3], atol=1e-6), edges
 
 
 def test_network_is_scriptable_with_identical_logits():

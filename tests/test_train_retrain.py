@@ -1,5 +1,6 @@
 """Retraining and evaluation on the tiny preset: outputs, exact resume, multi-label, errors."""
 
+import dataclasses
 import json
 import math
 
@@ -9,12 +10,14 @@ import torch
 from zodarts.cli import main
 from zodarts.config import TRAIN_PRESETS, TrainConfig, make_config
 from zodarts.errors import ConfigError
-from zodarts.space import Genotype, count_flops, count_params, sample_genotype
+from zodarts.space import (Genotype, StageGenotype, count_flops, count_params,
+                           count_params_all_ops, sample_genotype)
+from zodarts.train.checkpoint import load_trained
 from zodarts.train.evaluate import evaluate_run
 from zodarts.train.retrain import Trainer, run_train
 from zodarts.utils.io import read_jsonl
 
-EVAL_KEYS = {"dataset", "method", "genotype", "params", "flops", "test", "val"}
+EVAL_KEYS = {"dataset", "method", "genotype", "params", "params_all_ops", "flops", "test", "val"}
 
 
 def tiny(**overrides) -> TrainConfig:
@@ -45,8 +48,14 @@ def test_train_then_evaluate_writes_checkpoints_log_and_eval_json(tmp_path):
     saved = json.loads((tmp_path / "eval.json").read_text())
     assert EVAL_KEYS <= set(saved) and saved["dataset"] == "digits"
     assert saved["method"] is None                    # trained from a genotype, no search
-    assert saved["params"] == count_params(digits_genotype())
-    assert saved["flops"] == count_flops(digits_genotype()) > 0
+    # The network as built: live ops only; the genotype's dead ops only in params_all_ops.
+    g = digits_genotype()
+    assert g.dead_ops()
+    model = load_trained(tmp_path).model
+    assert saved["params"] == count_params(g) == sum(p.numel() for p in model.parameters())
+    assert saved["params_all_ops"] == count_params_all_ops(g) > saved["params"]
+    assert Genotype.from_dict(saved["genotype"]) == g.pruned()
+    assert saved["flops"] == count_flops(g) > 0
     assert {"acc", "auc", "loss"} <= set(saved["test"]) and {"acc", "auc"} <= set(saved["val"])
     assert 0 <= report["test"]["acc"] <= 1 and 0 <= report["test"]["auc"] <= 1
 
@@ -76,6 +85,24 @@ def test_resume_continues_exactly(tmp_path):
     b = torch.load(killed / "train/last.pt", weights_only=False)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [r["epoch"] for r in read_jsonl(killed / "train/log.jsonl")] == [0, 1, 2]
+
+
+def test_a_checkpoint_with_dead_op_weights_is_a_clear_error(tmp_path):
+    """What a checkpoint from before live-only networks looks like: weights for ops the
+    genotype's network no longer builds (then numbered among every op that is not `none`)."""
+    train_digits(tmp_path)
+    edges = digits_genotype().stages[0].edges
+    assert (0, (0, 2), "conv_5x5") in digits_genotype().dead_ops()
+    old_index = [op for op in edges if op != "none"].index("conv_5x5")
+    for name in ("best.pt", "last.pt"):
+        path = tmp_path / "train" / name
+        state = torch.load(path, weights_only=False)
+        state["model"][f"layers.0.ops.{old_index}.1.weight"] = torch.zeros(4, 4, 5, 5)
+        torch.save(state, path)
+    with pytest.raises(ConfigError, match="does not fit the network .* dead ops.*train again"):
+        evaluate_run(tmp_path)
+    with pytest.raises(ConfigError, match="does not fit the network"):
+        run_train(None, tmp_path, resume=True, progress=False, log=None)
 
 
 def test_multilabel_trains_with_bce_and_evaluates(tmp_path):
@@ -121,6 +148,23 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
         assert len(err.strip().splitlines()) == 1
 
 
+def test_cli_refuses_a_disconnected_genotype_before_any_work(tmp_path, capsys):
+    g = digits_genotype()
+    # Stages 0 and 2: only 1←0 and 2←1 (a path that never reaches node 3).
+    broken = ("conv_3x3", "none", "skip_connect", "none", "none", "none")
+    stages = tuple(StageGenotype(s.depth, broken) if i in (0, 2) else s
+                   for i, s in enumerate(g.stages))
+    path = tmp_path / "broken.json"
+    dataclasses.replace(g, stages=stages).save(path)
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "--genotype", str(path), "--dataset", "digits",
+                           "--out", str(out), "--preset", "tiny", "--quiet")
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "cells in stages 0, 2 are disconnected" in err and "output a constant" in err
+    assert "3←0" in err  # what to do
+    assert not out.exists()
+
+
 def test_cli_train_and_evaluate_json(tmp_path, capsys):
     geno = tmp_path / "g.json"
     digits_genotype().save(geno)
@@ -132,3 +176,7 @@ def test_cli_train_and_evaluate_json(tmp_path, capsys):
     assert code == 1 and "--resume" in err                    # no silent overwrite
     code, stdout, _ = run_cli(capsys, "evaluate", str(out), "--json")
     assert code == 0 and json.loads(stdout)["params"] == count_params(digits_genotype())
+    code, stdout, _ = run_cli(capsys, "evaluate", str(out))
+    g = digits_genotype()
+    assert code == 0 and (f"params {count_params(g):,} (params_all_ops, dead ops too: "
+                          f"{count_params_all_ops(g):,})") in stdout

@@ -70,7 +70,7 @@ def export_model(run_dir: str | Path, fmt: str = "torchscript", out: str | Path 
         "output": "logits" + (" (sigmoid per label)" if trained.task == "multi-label"
                               else " (softmax over classes)"),
         "task": trained.task, "classes": list(dataset.label_names) or None,
-        "dataset": dataset.name, "genotype": g.to_dict()}, indent=2) + "\n")
+        "dataset": dataset.name, "genotype": g.pruned().to_dict()}, indent=2) + "\n")
     return out
 
 

@@ -19,11 +19,12 @@ def register(sub) -> None:
 
 
 def summary_lines(e: dict) -> list[str]:
-    from zodarts.report.markdown import fmt_count, fmt_metric
+    from zodarts.report.markdown import fmt_all_ops, fmt_count, fmt_metric
 
     lines = [f"dataset {e['dataset']} ({e['task']}), method {e['method'] or '-'}, "
              f"{e['checkpoint']['which']} checkpoint (epoch {e['checkpoint']['epoch'] + 1})",
-             f"params {e['params']:,}   FLOPs {fmt_count(e['flops'])}",
+             f"params {e['params']:,}{fmt_all_ops(e['params'], e.get('params_all_ops'))}   "
+             f"FLOPs {fmt_count(e['flops'])}",
              f"test  ACC {fmt_metric(e['test']['acc'])}  AUC {fmt_metric(e['test']['auc'])}  "
              f"loss {fmt_metric(e['test']['loss'])}",
              f"val   ACC {fmt_metric(e['val']['acc'])}  AUC {fmt_metric(e['val']['auc'])}"]

@@ -24,6 +24,14 @@ def fmt_count(value) -> str:
     return str(int(value))
 
 
+def fmt_all_ops(params: int, all_ops: int | None) -> str:
+    """The every-op count as an aside to the live one, where dead ops make them differ
+    (``all_ops`` is None for files written before it existed)."""
+    if all_ops is None or all_ops == params:
+        return ""
+    return f" (params_all_ops, dead ops too: {all_ops:,})"
+
+
 def fmt_seconds(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
@@ -61,7 +69,9 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
                   f"{e['checkpoint']['epoch'] + 1}. ACC and AUC follow MedMNIST's evaluator "
                   f"(task: {e.get('task', '?')}); FLOPs of one forward pass at "
                   f"{e['genotype']['image_size']}×{e['genotype']['image_size']} (torch's counter: "
-                  "a multiply-add counts 2).", ""]
+                  "a multiply-add counts 2). Parameters and FLOPs are of the live operations, "
+                  "the ones the network builds"
+                  f"{fmt_all_ops(e['params'], e.get('params_all_ops'))}.", ""]
         for split in ("test", "val"):
             if e[split].get("note"):
                 lines += [f"> {split}: {e[split]['note']}", ""]
@@ -71,7 +81,9 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
 
     genotype = records.trained_genotype
     if genotype is not None:
+        dead = records.genotype.describe_dead_ops() if records.genotype else None
         lines += ["## Architecture", "", "```", genotype.describe(), "```", ""]
+        lines += [dead, ""] if dead else []
         _figure(lines, figures, "cells", "derived cells")
 
     if records.search_log:
@@ -85,7 +97,9 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
                   f"supernet: val acc "
                   f"{fmt_metric(last.get('val_acc'))}, expected parameters "
                   f"{last.get('expected_params', float('nan')):,.0f}; derived genotype "
-                  f"{records.genotype_params:,} parameters.", ""]
+                  f"{records.genotype_params:,} parameters"
+                  f"{fmt_all_ops(records.genotype_params, records.genotype_params_all_ops)}.",
+                  ""]
         check = (None if records.genotype_params is None
                  else budget_check(records.genotype_params, records.budget))
         if check and not check["within"]:

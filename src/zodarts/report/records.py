@@ -10,7 +10,7 @@ from pathlib import Path
 from zodarts.config import SearchConfig, TrainConfig, load_config
 from zodarts.errors import ConfigError
 from zodarts.rundir import RunPaths
-from zodarts.space import Genotype, count_params, resolve_budget
+from zodarts.space import Genotype, count_params, count_params_all_ops, resolve_budget
 from zodarts.utils.io import read_jsonl
 
 
@@ -36,14 +36,18 @@ class RunRecords:
 
     @property
     def trained_genotype(self) -> Genotype | None:
-        """The architecture as retrained (its C may differ from the searched one)."""
-        if self.evaluation:
-            return Genotype.from_dict(self.evaluation["genotype"])
-        return self.genotype
+        """The architecture as retrained and built: live ops only (its C may differ from the
+        searched one)."""
+        g = Genotype.from_dict(self.evaluation["genotype"]) if self.evaluation else self.genotype
+        return g.pruned() if g else None
 
     @property
     def genotype_params(self) -> int | None:
         return count_params(self.genotype) if self.genotype else None
+
+    @property
+    def genotype_params_all_ops(self) -> int | None:
+        return count_params_all_ops(self.genotype) if self.genotype else None
 
 
 def read_run(run_dir: str | Path) -> RunRecords:

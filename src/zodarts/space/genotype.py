@@ -8,7 +8,7 @@ each of the 6 edges of its (shared) cell. Edges are ordered by destination node:
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from zodarts.errors import ConfigError
@@ -20,18 +20,33 @@ EDGES: tuple[tuple[int, int], ...] = tuple((j, i) for i in range(1, NUM_NODES) f
 NUM_STAGES = 3
 
 
-def cell_is_connected(edges: tuple[str, ...] | list[str]) -> bool:
-    """Whether the cell's output (node 3) depends on its input (node 0).
+def live_edges(edges: tuple[str, ...] | list[str]) -> tuple[bool, ...]:
+    """Per edge, whether its operation is live: not ``none``, its source reachable from the
+    cell's input (node 0) and its destination reaching the cell's output (node 3), both through
+    edges that are not ``none``.
 
-    Every operation but ``none`` carries its input forward, so this is reachability over the
-    edges that are not ``none``. A disconnected cell outputs a constant: the network built from
+    A dead operation either never reaches the output or reads a node that the input never
+    reaches, whose value is always zero. Neither is part of what the cell computes from its
+    input, so networks do not build them and parameter counts leave them out.
+    """
+    active = [op != "none" for op in edges]
+    from_input = {0}
+    for (j, i), on in zip(EDGES, active):  # by destination: a source is final when read
+        if on and j in from_input:
+            from_input.add(i)
+    to_output = {NUM_NODES - 1}
+    for (j, i), on in reversed(list(zip(EDGES, active))):  # a destination is final when read
+        if on and i in to_output:
+            to_output.add(j)
+    return tuple(on and j in from_input and i in to_output for (j, i), on in zip(EDGES, active))
+
+
+def cell_is_connected(edges: tuple[str, ...] | list[str]) -> bool:
+    """Whether the cell's output (node 3) depends on its input (node 0): whether any operation
+    is live (see ``live_edges``). A disconnected cell outputs a constant: the network built from
     it cannot learn (per-edge argmax can produce one, e.g. after DARTS's collapse to ``none``).
     """
-    reached = {0}
-    for (j, i), op in zip(EDGES, edges):  # EDGES is ordered by destination node
-        if op != "none" and j in reached:
-            reached.add(i)
-    return NUM_NODES - 1 in reached
+    return any(live_edges(edges))
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,11 @@ class StageGenotype:
     @property
     def connected(self) -> bool:
         return cell_is_connected(self.edges)
+
+    def pruned(self) -> "StageGenotype":
+        """The same cell with its dead operations (see ``live_edges``) replaced by ``none``."""
+        return StageGenotype(self.depth, tuple(op if live else "none" for op, live
+                                               in zip(self.edges, live_edges(self.edges))))
 
 
 @dataclass(frozen=True)
@@ -118,6 +138,17 @@ class Genotype:
         except ConfigError as err:
             raise ConfigError(f"{path}: {err}") from None
 
+    def pruned(self) -> "Genotype":
+        """The genotype with every dead operation replaced by ``none``: it builds the same
+        network, and it says what that network is."""
+        return replace(self, stages=tuple(s.pruned() for s in self.stages))
+
+    def dead_ops(self) -> list[tuple[int, tuple[int, int], str]]:
+        """``(stage, (j, i), op)`` for each dead operation: named here, never built."""
+        return [(s, edge, op) for s, stage in enumerate(self.stages)
+                for edge, op, pruned in zip(EDGES, stage.edges, stage.pruned().edges)
+                if op != pruned]
+
     def disconnected_stages(self) -> list[int]:
         """Stages whose cell output does not depend on its input (see ``cell_is_connected``)."""
         return [s for s, stage in enumerate(self.stages) if not stage.connected]
@@ -130,3 +161,14 @@ class Genotype:
             lines.append(f"stage {s} (C={self.C * 2 ** s}, {stage.depth} "
                          f"cell{'s' if stage.depth > 1 else ''}): {edges}")
         return "\n".join(lines)
+
+    def describe_dead_ops(self) -> str | None:
+        """One line naming the dead operations, grouped by stage; None when there are none."""
+        dead = self.dead_ops()
+        if not dead:
+            return None
+        stages = "; ".join(
+            f"stage {s}: " + ", ".join(f"{i}←{j} {op}" for t, (j, i), op in dead if t == s)
+            for s in sorted({t for t, _, _ in dead}))
+        return ("dead ops, not built (their output never reaches the cell's output, or their "
+                f"input is always zero): {stages}")

@@ -1,4 +1,4 @@
-"""The standalone network a genotype describes: only the chosen ops, affine BN, plain forward."""
+"""The standalone network a genotype describes: only its live ops, affine BN, plain forward."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ from torch import nn
 
 from zodarts.space.blocks import (MEMORY_FORMAT, Head, ResidualReduction, stage_channels, stem,
                                   to_memory_format)
-from zodarts.space.genotype import EDGES, NUM_NODES, Genotype
+from zodarts.space.genotype import EDGES, NUM_NODES, Genotype, live_edges
 from zodarts.space.operations import build_op
 
 
 class FixedCell(nn.Module):
     def __init__(self, C: int, edges: tuple[str, ...]):
         super().__init__()
-        kept = [(edge, op) for edge, op in zip(EDGES, edges) if op != "none"]
+        # Dead ops (see live_edges) are not built: they cannot change the output from the input,
+        # and a conv on an always-zero node would only add its BN shift as a constant.
+        kept = [(edge, op) for edge, op, live in zip(EDGES, edges, live_edges(edges)) if live]
         self.ops = nn.ModuleList(build_op(op, C, affine=True) for _, op in kept)
         # Plain int lists keep the forward TorchScript-friendly.
         self.src: List[int] = [j for (j, _), _ in kept]

@@ -41,12 +41,27 @@ def fixed_params(in_channels: int, num_classes: int, C: int) -> int:
     return total
 
 
-def count_params(genotype: Genotype) -> int:
-    """Exact parameter count of ``build_network(genotype)``."""
-    total = fixed_params(genotype.in_channels, genotype.num_classes, genotype.C)
+def stage_params(genotype: Genotype, all_ops: bool = False) -> list[int]:
+    """Parameters of each stage's cells: live operations only (see ``live_edges``), or with
+    ``all_ops`` every operation the genotype names, dead ones included."""
+    counts = []
     for C_s, stage in zip(stage_channels(genotype.C, NUM_STAGES), genotype.stages):
-        total += stage.depth * sum(op_params(op, C_s) for op in stage.edges)
-    return total
+        kept = stage.edges if all_ops else stage.pruned().edges
+        counts.append(stage.depth * sum(op_params(op, C_s) for op in kept))
+    return counts
+
+
+def count_params(genotype: Genotype) -> int:
+    """Exact parameter count of ``build_network(genotype)``: live operations only."""
+    return fixed_params(genotype.in_channels, genotype.num_classes, genotype.C) + sum(
+        stage_params(genotype))
+
+
+def count_params_all_ops(genotype: Genotype) -> int:
+    """The parameter count with every operation of the genotype, dead ones too: how papers
+    that count each chosen op report it, for comparison. ``count_params`` is what is built."""
+    return fixed_params(genotype.in_channels, genotype.num_classes, genotype.C) + sum(
+        stage_params(genotype, all_ops=True))
 
 
 def count_flops(genotype: Genotype, image_size: int | None = None) -> int:

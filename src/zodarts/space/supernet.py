@@ -6,6 +6,8 @@ The space only builds the network and derives genotypes; how α moves is a searc
 
 from __future__ import annotations
 
+import itertools
+from functools import lru_cache
 from typing import Callable
 
 import torch
@@ -14,7 +16,7 @@ from torch import nn
 from zodarts.space.blocks import (MEMORY_FORMAT, Head, ResidualReduction, stage_channels, stem,
                                   to_memory_format)
 from zodarts.space.genotype import (EDGES, NUM_NODES, NUM_STAGES, Genotype, StageGenotype,
-                                     cell_is_connected)
+                                     cell_is_connected, live_edges)
 from zodarts.space.operations import (KERNEL_SIZES, OP_NAMES, PHASE1_KERNEL, KernelVariableConv,
                                       build_op, conv_name)
 from zodarts.space.resources import fixed_params, op_params
@@ -39,6 +41,33 @@ def _relaxation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 RELAXATIONS = ("sparsemax", "softmax", "entmax15")
+
+
+@lru_cache(maxsize=None)
+def _liveness_table() -> tuple[torch.Tensor, torch.Tensor]:
+    """Over the 2^6 patterns of which edges are not ``none``: ``on[m, e]`` (edge e is not
+    ``none`` in pattern m) and ``live[m, e]`` (edge e is live in pattern m), both float64."""
+    patterns = list(itertools.product((False, True), repeat=len(EDGES)))
+    live = [live_edges(["skip_connect" if on else "none" for on in m]) for m in patterns]
+    return (torch.tensor(patterns, dtype=torch.float64),
+            torch.tensor(live, dtype=torch.float64))
+
+
+def live_probability(q: torch.Tensor) -> torch.Tensor:
+    """P(edge e is live | it is not ``none``) for a cell whose edges are independently not
+    ``none`` with probabilities ``q`` (shape ``(..., 6)``); differentiable and exact.
+
+    Given e is not ``none``, e is live exactly when the other edges make its source reachable
+    from node 0 and its destination reach node 3, so the result sums, over the 2^6 patterns,
+    the liveness of e times the probability of the *other* edges' pattern. That product leaves
+    edge e's own factor out instead of dividing by q_e, which sparsemax can make exactly 0.
+    """
+    on, live = (t.to(q.device) for t in _liveness_table())
+    q = q.unsqueeze(-2)  # (..., 1, 6): broadcast over patterns
+    factors = on * q + (1 - on) * (1 - q)  # (..., 64, 6): P(edge f as in pattern m)
+    own = torch.eye(len(EDGES), dtype=torch.bool, device=q.device).unsqueeze(-2)  # (e, 1, f)
+    others = torch.where(own, 1.0, factors.unsqueeze(-3)).prod(-1)  # (..., e, 64)
+    return (others * live.T).sum(-1)
 
 
 class MixedEdge(nn.Module):
@@ -292,6 +321,9 @@ class SuperNet(nn.Module):
     def expected_params(self) -> torch.Tensor:
         """E[parameter count of the derived network] under the relaxed weights (differentiable).
 
+        The derived network builds live operations only (see ``live_edges``), so each op counts
+        with the probability that it is live, its edges drawn independently from their relaxed
+        distributions: p_e(op) · params(op) · P(e live | e not ``none``) (``live_probability``).
         Each candidate's count comes from instantiating the real standalone module; with
         one-hot weights this equals ``count_params(genotype)`` exactly.
         """
@@ -312,7 +344,8 @@ class SuperNet(nn.Module):
             other = torch.tensor([0.0 if n == "conv_kxk" else float(op_params(n, C_s))
                                   for n in OP_NAMES], device=device, dtype=f64)
             p_op = w["op"][sl]
-            cell = (p_op @ other).sum() + (p_op[:, CONV] * conv_expect).sum()
+            per_edge = p_op @ other + p_op[:, CONV] * conv_expect  # `none` counts 0
+            cell = (per_edge * live_probability(1 - p_op[:, NONE])).sum()
             if w["depth"] is None:
                 depth = torch.tensor(float(self.cells_per_stage), device=device, dtype=f64)
             else:

@@ -51,6 +51,19 @@ def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
     return state
 
 
+def load_model_state(model: Network, state: dict, path: Path) -> None:
+    """Load a checkpoint's weights into ``model``, built from the checkpoint's genotype."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError:
+        # Networks used to build dead ops too; their weights fit no live-only network, and
+        # dropping them would change the function (a dead conv's BN adds a constant).
+        raise ConfigError(f"checkpoint {path} does not fit the network its genotype builds: "
+                          "checkpoints written before zodarts stopped building dead ops (ops "
+                          "whose output never reaches the cell's output, or whose input is "
+                          "always zero) hold their weights too; train again") from None
+
+
 def load_trained(run_dir: str | Path, which: str = "best",
                  device: torch.device | str = "cpu") -> Trained:
     """The trained network of a run folder (``which``: best or last), in eval mode."""
@@ -62,6 +75,6 @@ def load_trained(run_dir: str | Path, which: str = "best",
     state = read_checkpoint(path, device)
     genotype = Genotype.from_dict(state["genotype"])
     model = build_network(genotype).to(device)
-    model.load_state_dict(state["model"])
+    load_model_state(model, state["model"], path)
     return Trained(model.eval(), genotype, Normalizer.from_dict(state["normalizer"]),
                    state["task"], state["epoch"], state["val"], path)

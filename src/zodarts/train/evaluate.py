@@ -14,7 +14,8 @@ from zodarts.config import SearchConfig, TrainConfig, load_config
 from zodarts.data import BatchIterator, load_dataset
 from zodarts.errors import ConfigError
 from zodarts.rundir import RunPaths
-from zodarts.space import budget_check, count_flops, count_params, resolve_budget
+from zodarts.space import (budget_check, count_flops, count_params, count_params_all_ops,
+                           resolve_budget)
 from zodarts.train.checkpoint import load_trained
 from zodarts.train.metrics import make_criterion, scores_from_logits, task_metrics
 from zodarts.utils.io import atomic_write_text
@@ -78,7 +79,10 @@ def run_budget(paths: RunPaths, channels: int, classes: int) -> tuple[float, flo
 def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
                  data_root: str | None = None, write: bool = True) -> dict:
     """Test (and val) metrics of a trained run, its exact parameters and FLOPs; written to
-    ``RUN_DIR/eval.json`` (NaN as null) unless ``write`` is False."""
+    ``RUN_DIR/eval.json`` (NaN as null) unless ``write`` is False.
+
+    The genotype, ``params`` and ``flops`` are those of the network as built: live ops only.
+    ``params_all_ops`` also counts the dead ops the genotype names (see ``live_edges``)."""
     paths = RunPaths(run_dir)
     dev = resolve_device(device)
     trained = load_trained(paths.root, which, dev)
@@ -93,7 +97,8 @@ def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
     params = count_params(genotype)
     report = {
         "dataset": dataset.name, "task": dataset.task, "method": run_method(paths),
-        "genotype": genotype.to_dict(), "params": params,
+        "genotype": genotype.pruned().to_dict(), "params": params,
+        "params_all_ops": count_params_all_ops(genotype),
         "flops": count_flops(genotype, dataset.image_size),
         "budget": budget_check(params, run_budget(paths, dataset.channels, dataset.classes)),
         "checkpoint": {"which": which, "epoch": trained.epoch},

@@ -26,7 +26,7 @@ from zodarts.errors import ConfigError, ZodartsError
 from zodarts.rundir import RunPaths
 from zodarts.space import Genotype, build_network, count_params
 from zodarts.train.augment import MixBatch, default_flip, train_augment
-from zodarts.train.checkpoint import model_record, read_checkpoint
+from zodarts.train.checkpoint import load_model_state, model_record, read_checkpoint
 from zodarts.train.evaluate import EVAL_BATCH_SIZE, evaluate_model
 from zodarts.train.metrics import batch_accuracy, make_criterion
 from zodarts.utils.io import append_jsonl, atomic_torch_save, read_jsonl, write_jsonl
@@ -62,6 +62,20 @@ def check_compatible(genotype: Genotype, dataset: ImageDataset) -> None:
             f"the genotype is for {genotype.in_channels}-channel images and "
             f"{genotype.num_classes} classes, but {dataset.name} has {dataset.channels} "
             f"channel(s) and {dataset.classes} classes; search on this dataset first")
+
+
+def check_connected(genotype: Genotype) -> None:
+    """Refuse a genotype with a disconnected cell: training it would be wasted work."""
+    stages = genotype.disconnected_stages()
+    if stages:
+        many = len(stages) > 1
+        raise ConfigError(
+            f"the genotype's cell{'s' if many else ''} in stage{'s' if many else ''} "
+            f"{', '.join(map(str, stages))} {'are' if many else 'is'} disconnected: no path of "
+            "operations other than `none` leads from the cell's input (node 0) to its output "
+            "(node 3), so the network would output a constant whatever the image; give such a "
+            "path an operation (e.g. skip_connect or conv_3x3 on edge 3←0), or train a genotype "
+            "that a search derived (searches repair disconnected cells)")
 
 
 def _stderr(message: str) -> None:
@@ -117,7 +131,7 @@ class Trainer:
 
     def _load_last(self) -> tuple[int, dict]:
         state = read_checkpoint(self.paths.train_last, self.device)
-        self.model.load_state_dict(state["model"])
+        load_model_state(self.model, state["model"], self.paths.train_last)
         self.optimizer.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         return state["next_epoch"], state["best"]
@@ -236,16 +250,18 @@ def _resolve_dataset(config: TrainConfig, paths: RunPaths) -> TrainConfig:
 
 
 def _resolve_genotype(genotype: Genotype | None, paths: RunPaths) -> Genotype:
-    """The run's genotype.json, or ``genotype`` (which must not contradict it)."""
+    """The run's genotype.json, or ``genotype`` (which must not contradict it); either must be
+    connected."""
     if genotype is None:
         if not paths.genotype.is_file():
             raise ConfigError(f"no genotype to train: {paths.genotype} does not exist; run "
                               f"`zodarts search --out {paths.root}` first, or pass --genotype "
                               "FILE")
-        return Genotype.load(paths.genotype)
-    if paths.genotype.is_file() and Genotype.load(paths.genotype) != genotype:
+        genotype = Genotype.load(paths.genotype)
+    elif paths.genotype.is_file() and Genotype.load(paths.genotype) != genotype:
         raise ConfigError(f"{paths.root} already holds a different genotype.json; train into "
                           "another --out")
+    check_connected(genotype)
     return genotype
 
 
