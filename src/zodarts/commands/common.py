@@ -32,7 +32,9 @@ def add_search_arguments(p: argparse.ArgumentParser, default_preset: str | None)
     g.add_argument("--cells-per-stage", type=int, help="maximum cells per stage")
     g.add_argument("--relax", choices=["sparsemax", "softmax", "entmax15"],
                    help="relaxation (default: the method's own)")
-    g.add_argument("--size-search-start", type=int, help="epoch of the size-variable phase")
+    g.add_argument("--size-search-start", type=int, metavar="N",
+                   help="phase-1 epochs before the size-variable phase (kernels and depths are "
+                        "searched from epoch N+1)")
     g.add_argument("--temp-decay-every", type=int, help="epochs between temperature decays")
     g.add_argument("--zo-directions", type=int, help="ZO directions averaged per α step")
     g.add_argument("--twin-fresh-optimizer", action="store_true", default=None,

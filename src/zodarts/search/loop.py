@@ -149,7 +149,7 @@ class SearchLoop:
             steps = min(steps, c.steps_per_epoch)
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
-        bar = tqdm(total=steps, desc=f"search {epoch + 1}/{c.epochs}", leave=False,
+        bar = tqdm(total=steps, desc=f"search epoch {epoch + 1}/{c.epochs}", leave=False,
                    disable=not self.progress, file=sys.stderr, dynamic_ncols=True)
         try:
             for i, batch in enumerate(self.train_batches.epoch(epoch)):

@@ -126,7 +126,7 @@ class Trainer:
         total, warmup = c.epochs * self.steps, round(c.warmup_epochs * self.steps)
         model.train()
         loss_sum = acc_sum = 0.0
-        bar = tqdm(total=self.steps, desc=f"train {epoch + 1}/{c.epochs}", leave=False,
+        bar = tqdm(total=self.steps, desc=f"train epoch {epoch + 1}/{c.epochs}", leave=False,
                    disable=not self.progress, file=sys.stderr, dynamic_ncols=True)
         try:
             for i, (x, y) in enumerate(self.train_batches.epoch(epoch)):
