@@ -11,12 +11,15 @@ import math
 from pathlib import Path
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from matplotlib.ticker import MaxNLocator
 
 from zodarts.report.records import RunRecords
 from zodarts.space import EDGES, KERNEL_SIZES, OP_NAMES
+from zodarts.train.metrics import roc_curves, task_metrics
 
 DPI = 110
 TRAIN_COLOUR, VAL_COLOUR = "tab:blue", "tab:orange"
@@ -225,7 +228,7 @@ def uniform_deviation_range(groups: list[tuple[np.ndarray | None, int]]) -> tupl
 
 
 def _deviation_image(ax, p: np.ndarray, n: int, limits: tuple[float, float],
-                     extent: tuple[float, float], first_row: int = 0):
+                     extent: tuple[float, float], first_row: int = 0) -> AxesImage:
     """p (epochs, options) as p − 1/n, options down the y axis from ``first_row``."""
     ax.set_facecolor(NOT_SEARCHED)
     return ax.imshow((p - 1.0 / n).T, extent=(*extent, first_row + n - 0.5, first_row - 0.5),
@@ -297,14 +300,14 @@ def confusion(records: RunRecords, path: Path) -> Path | None:
         image = _confusion_panel(axes[0], counts, names)
         axes[0].set_xlabel("predicted")
         axes[0].set_ylabel("true")
-        what = "(rows: true class, columns: predicted)"
+        what = "rows: true class, columns: predicted"
     fig.colorbar(image, ax=axes, label="share of the true class's row", shrink=0.8)
-    fig.suptitle(f"Test confusion matrix {what}, n = {test.get('n', int(counts[0].sum()))}",
+    fig.suptitle(f"Test confusion matrix, n = {test.get('n', int(counts[0].sum()))}\n{what}",
                  fontsize=10)
     return save(fig, path)
 
 
-def _confusion_panel(ax, counts: np.ndarray, names) -> object:
+def _confusion_panel(ax, counts: np.ndarray, names) -> AxesImage:
     rows = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
     image = ax.imshow(share, vmin=0.0, vmax=1.0, cmap="Blues")
@@ -323,8 +326,6 @@ def _confusion_panel(ax, counts: np.ndarray, names) -> object:
 def roc(records: RunRecords, path: Path) -> Path | None:
     """The test split's ROC curves: binary, the positive class; multi-class and ordinal, one
     against the rest per class; multi-label, per label. Needs predictions.npz."""
-    from zodarts.train.metrics import roc_curves, task_metrics
-
     predictions, e = records.predictions, records.evaluation
     if not predictions or not e or "test_scores" not in predictions:
         return None
@@ -361,10 +362,10 @@ def _class_names(records: RunRecords, n: int) -> list[str]:
 
 
 def _palette(n: int) -> list:
-    from matplotlib import colormaps
-
-    return list(colormaps["tab10" if n <= 10 else "tab20"].colors)[:n] if n <= 20 else \
-        list(colormaps["viridis"](np.linspace(0, 1, n)))
+    """n distinguishable colours: the tab10 and tab20 cycles, then a sampled colour map."""
+    if n <= 20:
+        return list(colormaps["tab10" if n <= 10 else "tab20"].colors)[:n]
+    return list(colormaps["viridis"](np.linspace(0, 1, n)))
 
 
 def _stack(alphas: list[dict], key: str, rows: slice, width: int) -> np.ndarray:
