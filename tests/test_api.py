@@ -31,5 +31,6 @@ def test_run_returns_the_evaluation_and_report(tmp_path):
     result = zodarts.run(preset="tiny", out=tmp_path / "run")
     assert result.evaluation["dataset"] == "digits"
     assert 0.0 <= result.evaluation["test"]["acc"] <= 1.0
+    assert 0.0 <= result.evaluation["test"]["majority"]["acc"] <= 1.0
     assert result.report.is_file() and result.report.name == "report.md"
     assert zodarts.evaluate(tmp_path / "run")["params"] == result.evaluation["params"]

@@ -9,11 +9,16 @@ import pytest
 from zodarts.config import SearchConfig, save_config
 from zodarts.errors import ConfigError
 from zodarts.report import make_report
-from zodarts.space import count_params, count_params_all_ops, sample_genotype
+from zodarts.report.plots import _chosen_rows, uniform_deviation_range
+from zodarts.space import (KERNEL_SIZES, OP_NAMES, count_params, count_params_all_ops,
+                           sample_genotype)
+from zodarts.train.evaluate import json_safe, split_details, write_predictions
+from zodarts.train.metrics import task_metrics
 from zodarts.utils.io import write_jsonl
 
 FIGURES = ("search.png", "temperature.png", "budget.png", "alpha_stage0.png",
            "alpha_stage1.png", "alpha_stage2.png", "cells.png")
+EVAL_FIGURES = ("training.png", "confusion.png", "roc.png")
 
 
 def distributions(rng, rows, width):
@@ -40,26 +45,52 @@ def fake_search(root, epochs=4, size_start=2):
     return genotype
 
 
-def fake_training(root, genotype, epochs=5):
+def fake_predictions(task, n, classes, seed=0):
+    """Labels and scores that are right more often than not."""
+    rng = np.random.default_rng(seed)
+    if task == "multi-label":
+        labels = rng.integers(0, 2, (n, classes))
+        return labels, 1 / (1 + np.exp(-(rng.normal(size=(n, classes)) + 2 * labels - 1)))
+    labels = rng.integers(0, classes, n)
+    logits = rng.normal(size=(n, classes)) + 2 * np.eye(classes)[labels]
+    return labels, np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+
+
+def fake_training(root, genotype, epochs=5, task="multi-class", classes=10, test=None):
+    """train/log.jsonl, eval.json and predictions.npz as a retraining and evaluation write them;
+    ``test`` overrides test-split entries of eval.json."""
     write_jsonl(root / "train/log.jsonl", [
         {"epoch": e, "train_loss": 1.5 - 0.2 * e, "train_acc": 0.5 + 0.08 * e, "lr": 0.1 / (e + 1),
          "val_loss": 1.2 - 0.2 * e, "val_acc": 0.6 + 0.07 * e, "val_auc": 0.9 + 0.01 * e,
          "best": True, "seconds": 2.0} for e in range(epochs)])
-    (root / "eval.json").write_text(json.dumps({
-        "dataset": "digits", "task": "multi-class", "method": "zo-darts++",
+    names = [f"name{k}" for k in range(classes)]
+    splits, arrays = {}, {}
+    for seed, (split, n) in enumerate((("test", 60), ("val", 30))):
+        labels, scores = fake_predictions(task, n, classes, seed)
+        train_labels, _ = fake_predictions(task, 100, classes, seed + 10)
+        metrics = task_metrics(task, labels, scores)
+        splits[split] = {"acc": metrics.acc, "auc": metrics.auc,
+                         **split_details(task, labels, scores, train_labels, names)}
+        arrays.update({f"{split}_labels": labels, f"{split}_scores": scores})
+    splits["test"].update(loss=0.3, **(test or {}))
+    write_predictions(root / "predictions.npz", arrays)
+    (root / "eval.json").write_text(json.dumps(json_safe({
+        "dataset": "digits", "task": task, "method": "zo-darts++",
         "genotype": genotype.pruned().to_dict(), "params": count_params(genotype),
         "params_all_ops": count_params_all_ops(genotype), "flops": 1234567,
         "checkpoint": {"which": "best", "epoch": epochs - 1},
-        "test": {"acc": 0.931, "auc": None, "loss": 0.3, "note": "AUC undefined: class 3"},
-        "val": {"acc": 0.95, "auc": 0.998}}))
+        "seeds": {"search": 3, "train": 4},
+        "environment": {"torch": "9.9.9", "git_revision": "abc123", "device": "cpu"},
+        **splits})))
 
 
 def test_full_report_has_every_figure_and_the_numbers(tmp_path):
     genotype = fake_search(tmp_path)
-    fake_training(tmp_path, genotype)
+    fake_training(tmp_path, genotype, test={"acc": 0.931, "auc": float("nan"),
+                                            "note": "AUC undefined: class 3"})
     md = make_report(tmp_path)
     assert md == tmp_path / "report" / "report.md"
-    for name in FIGURES + ("training.png",):
+    for name in FIGURES + EVAL_FIGURES:
         path = tmp_path / "report" / name
         assert path.is_file() and path.stat().st_size > 5000, name
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -69,6 +100,14 @@ def test_full_report_has_every_figure_and_the_numbers(tmp_path):
     assert "n/a" in text and "AUC undefined" in text          # a null AUC is shown, not a crash
     assert "budget small" in text
     assert_live_architecture(text, genotype)
+    evaluation = json.loads((tmp_path / "eval.json").read_text())
+    majority = evaluation["test"]["majority"]
+    assert f"| 0.9310 | {majority['acc']:.4f} |" in text      # the baseline beside test ACC
+    assert f"predicting 'name{majority['prediction']}'" in text
+    assert "does not beat" not in text
+    assert "### Per class (test split)" in text and "| name9 |" in text
+    assert "Seeds: search 3, train 4." in text and "| git_revision | abc123 |" in text
+    assert "Size search (kernels, depths) from epoch 3." in text   # size_search_start=2
 
 
 def assert_live_architecture(text, genotype):
@@ -80,13 +119,53 @@ def assert_live_architecture(text, genotype):
     assert f"(params_all_ops, dead ops too: {count_params_all_ops(genotype):,})" in text
 
 
+@pytest.mark.parametrize("task, classes", [("binary", 2), ("multi-label", 4)])
+def test_a_model_no_better_than_the_majority_is_called_out(tmp_path, task, classes):
+    genotype = fake_search(tmp_path, epochs=1)
+    fake_training(tmp_path, genotype, task=task, classes=classes)
+    evaluation = json.loads((tmp_path / "eval.json").read_text())
+    evaluation["test"]["acc"] = evaluation["test"]["majority"]["acc"]
+    (tmp_path / "eval.json").write_text(json.dumps(evaluation))
+    text = make_report(tmp_path).read_text()
+    assert f"Test ACC {evaluation['test']['acc']:.4f} does not beat the majority-class " \
+           "baseline" in text
+    for name in EVAL_FIGURES:
+        assert (tmp_path / "report" / name).is_file() and f"]({name})" in text
+
+
+def test_alpha_colour_range_follows_the_data_not_zero_to_one():
+    op = np.full((3, 6, 5), 0.2)
+    op[1, 2] = [0.17, 0.23, 0.2, 0.2, 0.2]                   # a short search: all near 1/5
+    assert uniform_deviation_range([(op, 5)]) == pytest.approx((-0.03, 0.03))
+    kernel = np.full((3, 6, 3), np.nan)                      # phase 1 only: nothing to scale
+    assert uniform_deviation_range([(kernel, 3)]) == pytest.approx((-1e-3, 1e-3))
+    kernel[2] = [0.5, 0.25, 0.25]
+    depth = np.array([[[0.4, 0.6]]] * 3)
+    assert uniform_deviation_range([(kernel, 3), (depth, 2)]) == pytest.approx((-1 / 6, 1 / 6))
+
+
+def test_the_derived_genotype_is_marked_on_its_rows():
+    chosen = {"stages": [{"depth": 2, "edges": ["none", "conv_5x5", "skip_connect", "conv_1x1",
+                                                 "avg_pool_3x3", "conv_7x7"]}] * 3}
+    alphas = [{"genotype": chosen, "kernel": None, "depth": None},     # phase 1
+              {"genotype": chosen, "kernel": [[1 / 3] * 3] * 18, "depth": [[0.5, 0.5]] * 3}]
+    op, kernel, depth = _chosen_rows(alphas, 1)
+    conv = OP_NAMES.index("conv_kxk")
+    assert op[0].tolist() == [0, conv, 1, 2, 4, conv]
+    assert np.isnan(kernel[0]).all() and np.isnan(depth[0])          # not searched yet
+    assert np.isnan(kernel[1]).tolist() == [True, False, True, True, True, False]
+    assert kernel[1][[1, 5]].tolist() == [KERNEL_SIZES.index(5), KERNEL_SIZES.index(7)]
+    assert depth[1] == 2
+
+
 def test_search_only_run_gets_a_partial_report(tmp_path):
     genotype = fake_search(tmp_path)
     text = make_report(tmp_path).read_text()
     assert "Not evaluated yet" in text
     assert f"derived genotype {count_params(genotype):,} parameters" in text
     assert_live_architecture(text, genotype)
-    assert not (tmp_path / "report" / "training.png").exists()
+    for name in EVAL_FIGURES:
+        assert not (tmp_path / "report" / name).exists(), name
     for name in FIGURES:
         assert (tmp_path / "report" / name).is_file(), name
 

@@ -3,12 +3,15 @@
 import dataclasses
 import json
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from zodarts.cli import main
 from zodarts.config import TRAIN_PRESETS, TrainConfig, make_config
+from zodarts.data import load_dataset
 from zodarts.errors import ConfigError
 from zodarts.space import (Genotype, StageGenotype, count_flops, count_params,
                            count_params_all_ops, sample_genotype)
@@ -58,6 +61,38 @@ def test_train_then_evaluate_writes_checkpoints_log_and_eval_json(tmp_path):
     assert saved["flops"] == count_flops(g) > 0
     assert {"acc", "auc", "loss"} <= set(saved["test"]) and {"acc", "auc"} <= set(saved["val"])
     assert 0 <= report["test"]["acc"] <= 1 and 0 <= report["test"]["auc"] <= 1
+    assert_details(tmp_path, load_dataset("digits"))
+    assert saved["seeds"] == {"search": None, "train": 0}     # trained from a genotype file
+    assert {"torch", "git_revision", "device"} <= set(saved["environment"])
+
+
+def assert_details(run_dir: Path, dataset) -> None:
+    """eval.json's majority baseline, confusion matrix and per-class numbers have the shapes of
+    the data, and predictions.npz the labels and scores they come from."""
+    classes = dataset.classes
+    multilabel = dataset.task == "multi-label"
+    saved = json.loads((run_dir / "eval.json").read_text())
+    predictions = np.load(run_dir / "predictions.npz")
+    for split in ("test", "val"):
+        n = len(dataset.splits[split])
+        details = saved[split]
+        assert details["n"] == n
+        assert 0 <= details["majority"]["acc"] <= 1
+        counts = np.array(details["confusion_matrix"])
+        if multilabel:
+            assert counts.shape == (classes, 2, 2) and (counts.sum((1, 2)) == n).all()
+            assert len(details["majority"]["prediction"]) == classes
+        else:
+            assert counts.shape == (classes, classes) and counts.sum() == n
+            assert counts.sum(1).tolist() == details["per_class"]["support"]
+            assert 0 <= details["majority"]["prediction"] < classes
+        per_class = details["per_class"]
+        expected = {"name", "support", "precision", "recall", "auc"} | ({"acc"} if multilabel
+                                                                        else set())
+        assert set(per_class) == expected
+        assert all(len(v) == classes for v in per_class.values())
+        assert predictions[f"{split}_scores"].shape == (n, classes)
+        assert len(predictions[f"{split}_labels"]) == n
 
 
 def test_resume_continues_exactly(tmp_path):
@@ -116,6 +151,7 @@ def test_multilabel_trains_with_bce_and_evaluates(tmp_path):
     assert report["task"] == "multi-label"
     assert 0 <= report["test"]["acc"] <= 1
     assert report["test"]["auc"] is not None
+    assert_details(tmp_path / "run", load_dataset(str(data)))
 
 
 def test_api_errors(tmp_path):

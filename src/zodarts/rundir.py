@@ -28,5 +28,6 @@ class RunPaths:
     train_best = property(lambda self: self.root / "train" / "best.pt")
     train_last = property(lambda self: self.root / "train" / "last.pt")
     eval = property(lambda self: self.root / "eval.json")
+    predictions = property(lambda self: self.root / "predictions.npz")
     report_dir = property(lambda self: self.root / "report")
     export_dir = property(lambda self: self.root / "export")

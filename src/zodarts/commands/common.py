@@ -43,7 +43,9 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
                    help="temperature annealing")
     a.add_argument("--size-search", action=argparse.BooleanOptionalAction, default=None,
                    help="search kernel sizes and depths too (needed for a budget)")
-    a.add_argument("--size-search-start", type=int, help="epoch of the size-variable phase")
+    a.add_argument("--size-search-start", type=int, metavar="N",
+                   help="phase-1 epochs before the size-variable phase (kernels and depths are "
+                        "searched from epoch N+1)")
     a.add_argument("--temp-decay-every", type=int, help="epochs between temperature decays")
     o = p.add_argument_group("the architecture optimizer (default: the method's own)")
     o.add_argument("--a-optimizer", choices=list(ARCH_OPTIMIZERS))

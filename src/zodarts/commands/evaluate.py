@@ -19,17 +19,22 @@ def register(sub) -> None:
 
 
 def summary_lines(e: dict) -> list[str]:
-    from zodarts.report.markdown import fmt_all_ops, fmt_count, fmt_metric
+    from zodarts.report.markdown import fmt_all_ops, fmt_count, fmt_metric, majority_shortfall
+
+    def acc(split: str) -> str:
+        return (f"ACC {fmt_metric(e[split]['acc'])} (majority "
+                f"{fmt_metric(e[split]['majority']['acc'])})")
 
     lines = [f"dataset {e['dataset']} ({e['task']}), method {e['method'] or '-'}, "
              f"{e['checkpoint']['which']} checkpoint (epoch {e['checkpoint']['epoch'] + 1})",
              f"params {e['params']:,}{fmt_all_ops(e['params'], e.get('params_all_ops'))}   "
              f"FLOPs {fmt_count(e['flops'])}",
-             f"test  ACC {fmt_metric(e['test']['acc'])}  AUC {fmt_metric(e['test']['auc'])}  "
+             f"test  {acc('test')}  AUC {fmt_metric(e['test']['auc'])}  "
              f"loss {fmt_metric(e['test']['loss'])}",
-             f"val   ACC {fmt_metric(e['val']['acc'])}  AUC {fmt_metric(e['val']['auc'])}"]
-    lines += [f"note ({split}): {e[split]['note']}" for split in ("test", "val")
-              if e[split].get("note")]
+             f"val   {acc('val')}  AUC {fmt_metric(e['val']['auc'])}"]
+    for split in ("test", "val"):
+        lines += [f"note ({split}): {text}" for text in (majority_shortfall(e[split], split),
+                                                         e[split].get("note")) if text]
     return lines
 
 

@@ -27,16 +27,24 @@ def register(sub) -> None:
 
 
 def summary_table(result) -> str:
-    from zodarts.report.markdown import fmt_count, fmt_metric, fmt_seconds
+    from zodarts.report.markdown import (fmt_count, fmt_metric, fmt_seconds,
+                                         majority_shortfall)
 
     e = result.evaluation
-    header = ("dataset", "method", "params", "FLOPs", "test ACC", "test AUC", "search", "train")
+    header = ("dataset", "method", "params", "FLOPs", "test ACC", "majority", "test AUC",
+              "search", "train")
     row = (e["dataset"], e["method"] or "-", f"{e['params']:,}", fmt_count(e["flops"]),
-           fmt_metric(e["test"]["acc"]), fmt_metric(e["test"]["auc"]),
+           fmt_metric(e["test"]["acc"]), fmt_metric(e["test"]["majority"]["acc"]),
+           fmt_metric(e["test"]["auc"]),
            fmt_seconds(result.search_seconds), fmt_seconds(result.train_seconds))
     widths = [max(len(a), len(b)) for a, b in zip(header, row)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(cells, widths)) for cells in (header, row)]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append("majority: test ACC of always predicting the training split's most frequent "
+                 "class")
+    shortfall = majority_shortfall(e["test"])
+    if shortfall:
+        lines.append(f"note: {shortfall}")
     if e["test"].get("note"):
         lines.append(f"note: {e['test']['note']}")
     budget = e.get("budget")

@@ -24,6 +24,8 @@ def make_report(run_dir: str | Path) -> Path:
         "temperature": plots.temperature(records, out / "temperature.png"),
         "budget": plots.budget(records, out / "budget.png"),
         "training": plots.training_curves(records, out / "training.png"),
+        "confusion": plots.confusion(records, out / "confusion.png"),
+        "roc": plots.roc(records, out / "roc.png"),
     }
     for stage in range(NUM_STAGES):
         figures[f"alpha_stage{stage}"] = plots.alpha_heatmaps(records, stage,

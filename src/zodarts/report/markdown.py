@@ -36,6 +36,34 @@ def fmt_seconds(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def majority_shortfall(split: dict, name: str = "test") -> str | None:
+    """A plain sentence when a split's ACC does not beat its majority-class baseline (one line,
+    for report.md and the console alike), else None."""
+    acc, base = split.get("acc"), (split.get("majority") or {}).get("acc")
+    if not (_finite(acc) and _finite(base)) or acc > base:
+        return None
+    return (f"{name} ACC {acc:.4f} does not beat the majority-class baseline {base:.4f} "
+            f"(always {_majority_choice(split)}): the model shows no skill beyond the class "
+            "balance")
+
+
+def _majority_acc(split: dict) -> str:
+    return fmt_metric((split.get("majority") or {}).get("acc"))
+
+
+def _majority_choice(split: dict) -> str:
+    prediction = split["majority"]["prediction"]
+    if isinstance(prediction, list):
+        return "each label's more frequent value in the training split"
+    names = (split.get("per_class") or {}).get("name") or []
+    name = names[prediction] if prediction < len(names) else f"class {prediction}"
+    return f"predicting '{name}', the training split's most frequent class"
+
+
 def _figure(lines: list[str], figures: dict[str, Path], key: str, caption: str) -> None:
     if figures.get(key):
         lines += [f"![{caption}]({figures[key].name})", ""]
@@ -49,6 +77,42 @@ def _train_settings(t) -> str:
             + (f", cutmix α={t.cutmix_alpha}" if t.cutmix_alpha else ""))
 
 
+def _per_class_table(split: dict) -> list[str]:
+    """The test split's per-class (multi-label: per-label) numbers as a Markdown table."""
+    per_class = split.get("per_class")
+    if not per_class:
+        return []
+    columns = [("support", "support", str), ("precision", "precision", fmt_metric),
+               ("recall", "recall", fmt_metric), ("acc", "ACC", fmt_metric),
+               ("auc", "AUC (one vs rest)", fmt_metric)]
+    columns = [c for c in columns if c[0] in per_class]
+    lines = ["### Per class (test split)", "",
+             "| class | " + " | ".join(title for _, title, _ in columns) + " |",
+             "|---|" + "---:|" * len(columns)]
+    for k, name in enumerate(per_class["name"]):
+        lines.append(f"| {name} | " + " | ".join(fmt(per_class[key][k])
+                                                 for key, _, fmt in columns) + " |")
+    return lines + ["", "Support: the test images of the class (multi-label: the label's "
+                    "positives). Precision and recall take each class against the rest; n/a "
+                    "where it was never predicted (precision) or never present (recall).", ""]
+
+
+def _reproducibility(records: RunRecords) -> list[str]:
+    """Seeds and environment: eval.json's copy where evaluated, else the run's own files."""
+    e, c, t = records.evaluation or {}, records.search_config, records.train_config
+    seeds = e.get("seeds") or {"search": c.seed if c else None, "train": t.seed if t else None}
+    env = e.get("environment") or records.environment
+    if not (env or any(v is not None for v in seeds.values())):
+        return []
+    lines = ["## Environment and seeds", "",
+             "Seeds: " + ", ".join(f"{stage} {seed}" for stage, seed in seeds.items()
+                                   if seed is not None) + ".", ""]
+    if env:
+        lines += ["| | |", "|---|---|"] + [f"| {key} | {value if value is not None else '-'} |"
+                                            for key, value in env.items()] + [""]
+    return lines
+
+
 def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) -> Path:
     c, t, e = records.search_config, records.train_config, records.evaluation
     dataset = (e or {}).get("dataset") or (t.dataset if t else None) or (c.dataset if c else "?")
@@ -59,10 +123,12 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
 
     lines += ["## Result", ""]
     if e:
-        lines += ["| dataset | method | params | FLOPs | test ACC | test AUC | val ACC | val AUC |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|",
+        lines += ["| dataset | method | params | FLOPs | test ACC | majority | test AUC | val ACC "
+                  "| val AUC |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|",
                   f"| {dataset} | {method} | {e['params']:,} | {fmt_count(e['flops'])} | "
-                  f"{fmt_metric(e['test']['acc'])} | {fmt_metric(e['test']['auc'])} | "
+                  f"{fmt_metric(e['test']['acc'])} | {_majority_acc(e['test'])} | "
+                  f"{fmt_metric(e['test']['auc'])} | "
                   f"{fmt_metric(e['val']['acc'])} | {fmt_metric(e['val']['auc'])} |", ""]
         lines += [f"Test loss {fmt_metric(e['test']['loss'])}; checkpoint: "
                   f"{e['checkpoint']['which']} validation epoch "
@@ -72,9 +138,18 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
                   "a multiply-add counts 2). Parameters and FLOPs are of the live operations, "
                   "the ones the network builds"
                   f"{fmt_all_ops(e['params'], e.get('params_all_ops'))}.", ""]
+        if e["test"].get("majority"):
+            lines += [f"*majority*: the majority-class baseline, the ACC of always "
+                      f"{_majority_choice(e['test'])} (val: {_majority_acc(e['val'])}).", ""]
         for split in ("test", "val"):
+            shortfall = majority_shortfall(e[split], split.capitalize())
+            if shortfall:
+                lines += [f"> **{shortfall}.**", ""]
             if e[split].get("note"):
                 lines += [f"> {split}: {e[split]['note']}", ""]
+        lines += _per_class_table(e["test"])
+        _figure(lines, figures, "confusion", "test confusion matrix")
+        _figure(lines, figures, "roc", "test ROC curves")
     else:
         lines += ["Not evaluated yet: run `zodarts train` and `zodarts evaluate` on this folder.",
                   ""]
@@ -91,9 +166,11 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
         band = ("no budget" if records.budget is None else
                 f"budget {c.budget if c.budget != 'none' else 'explicit'} "
                 f"[{records.budget[0]:,.0f}, {records.budget[1]:,.0f}] parameters")
+        phase2 = [r["epoch"] for r in records.search_log if r.get("phase") == 2]
+        size = (f" Size search (kernels, depths) from epoch {phase2[0] + 1}." if phase2 else "")
         lines += ["## Search", "",
                   f"{len(records.search_log)} epochs in {fmt_seconds(records.search_seconds)}; "
-                  f"C={c.C}, up to {c.cells_per_stage} cells per stage, {band}. Final "
+                  f"C={c.C}, up to {c.cells_per_stage} cells per stage, {band}.{size} Final "
                   f"supernet: val acc "
                   f"{fmt_metric(last.get('val_acc'))}, expected parameters "
                   f"{last.get('expected_params', float('nan')):,.0f}; derived genotype "
@@ -122,11 +199,15 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
                   + (f". Best validation epoch {best[-1]['epoch'] + 1}." if best else "."), ""]
         _figure(lines, figures, "training", "training curves")
 
+    lines += _reproducibility(records)
     lines += ["## Files", "", "| file | content |", "|---|---|",
               "| `config.yaml`, `train/config.yaml` | resolved search and training settings |",
-              "| `search/log.jsonl`, `search/alphas.jsonl` | per-epoch search metrics and α |",
+              "| `environment.json` | versions, device, git revision |",
+              "| `search/log.jsonl`, `search/alphas.jsonl` | per-epoch search metrics and α "
+              "(`epoch` counts from 0 there: epoch 1 here is `\"epoch\": 0`) |",
               "| `genotype.json` | the searched architecture |",
               "| `train/best.pt`, `train/last.pt` | best-validation and latest checkpoints |",
-              "| `eval.json` | the numbers above |", ""]
+              "| `eval.json` | the numbers above |",
+              "| `predictions.npz` | test and val labels and class scores (the ROC curves) |", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

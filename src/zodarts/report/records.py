@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from zodarts.config import SearchConfig, TrainConfig, load_config
 from zodarts.errors import ConfigError
 from zodarts.rundir import RunPaths
@@ -24,6 +26,8 @@ class RunRecords:
     train_log: list[dict] = field(default_factory=list)
     genotype: Genotype | None = None
     evaluation: dict | None = None
+    predictions: dict[str, np.ndarray] | None = None   # predictions.npz: per-split labels, scores
+    environment: dict | None = None
     budget: tuple[float, float] | None = None
 
     @property
@@ -66,6 +70,11 @@ def read_run(run_dir: str | Path) -> RunRecords:
         records.genotype = Genotype.load(paths.genotype)
     if paths.eval.is_file():
         records.evaluation = json.loads(paths.eval.read_text())
+    if paths.predictions.is_file():
+        with np.load(paths.predictions) as arrays:
+            records.predictions = {name: arrays[name] for name in arrays.files}
+    if paths.environment.is_file():
+        records.environment = json.loads(paths.environment.read_text())
     if not (records.search_log or records.train_log or records.genotype):
         raise ConfigError(f"{paths.root} holds no search, genotype or training to report on; "
                           "run `zodarts search` or `zodarts run` first")

@@ -156,7 +156,7 @@ class SearchLoop:
         steps = self.steps_per_epoch
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
-        bar = tqdm(total=steps, desc=f"search {epoch + 1}/{c.epochs}", leave=False,
+        bar = tqdm(total=steps, desc=f"search epoch {epoch + 1}/{c.epochs}", leave=False,
                    disable=not self.progress, file=sys.stderr, dynamic_ncols=True)
         try:
             for i, batch in enumerate(self.train_batches.epoch(epoch)):
@@ -234,8 +234,8 @@ class SearchLoop:
             start, best = 0, {"val_acc": -math.inf, "epoch": None, "genotype": None}
             paths.search_dir.mkdir(parents=True, exist_ok=True)
             save_config(c, paths.config)
-            atomic_write_text(paths.environment, json.dumps(
-                {**environment(), "device": str(self.device)}, indent=2) + "\n")
+            atomic_write_text(paths.environment,
+                              json.dumps(environment(self.device), indent=2) + "\n")
         # Anything logged after the checkpoint is redone, so it must not appear twice.
         write_jsonl(paths.search_log, [r for r in read_jsonl(paths.search_log) if r["epoch"] < start])
         write_jsonl(paths.alphas, [r for r in read_jsonl(paths.alphas) if r["epoch"] < start])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -17,8 +19,9 @@ from zodarts.rundir import RunPaths
 from zodarts.space import (budget_check, count_flops, count_params, count_params_all_ops,
                            resolve_budget)
 from zodarts.train.checkpoint import load_trained
-from zodarts.train.metrics import make_criterion, scores_from_logits, task_metrics
-from zodarts.utils.io import atomic_write_text
+from zodarts.train.metrics import (confusion_matrix, majority_baseline, make_criterion,
+                                   per_class_metrics, scores_from_logits, task_metrics)
+from zodarts.utils.io import atomic_write_bytes, atomic_write_text
 from zodarts.utils.runtime import resolve_device
 
 EVAL_BATCH_SIZE = 512
@@ -51,6 +54,16 @@ def evaluate_model(model: nn.Module, batches: Iterable, task: str,
     return split_metrics(task, *predict(model, batches, max_batches))
 
 
+def split_details(task: str, labels: np.ndarray, scores: np.ndarray, train_labels: np.ndarray,
+                  names: Sequence[str]) -> dict:
+    """What eval.json adds to a split's ACC and AUC (too much for every training epoch): its
+    size, the majority-class baseline, the confusion matrix and the per-class numbers."""
+    return {"n": len(labels),
+            "majority": majority_baseline(task, train_labels, labels),
+            "confusion_matrix": confusion_matrix(task, labels, scores).tolist(),
+            "per_class": {"name": list(names), **per_class_metrics(task, labels, scores)}}
+
+
 def run_dataset(paths: RunPaths) -> tuple[str, str | None]:
     """(dataset, data_root) the run was trained on: the train config, else the search's."""
     for cls, path in ((TrainConfig, paths.train_config), (SearchConfig, paths.config)):
@@ -65,6 +78,18 @@ def run_dataset(paths: RunPaths) -> tuple[str, str | None]:
 def run_method(paths: RunPaths) -> str | None:
     """The search method that produced the genotype; None for a genotype given by file."""
     return load_config(SearchConfig, paths.config).method if paths.config.is_file() else None
+
+
+def run_seeds(paths: RunPaths) -> dict:
+    """The seeds of the search and the retraining (None for a stage the run did not have)."""
+    return {name: load_config(cls, path).seed if path.is_file() else None
+            for name, cls, path in (("search", SearchConfig, paths.config),
+                                    ("train", TrainConfig, paths.train_config))}
+
+
+def run_environment(paths: RunPaths) -> dict | None:
+    """environment.json (versions, device, git revision), None in a folder without one."""
+    return json.loads(paths.environment.read_text()) if paths.environment.is_file() else None
 
 
 def run_budget(paths: RunPaths, channels: int, classes: int) -> tuple[float, float] | None:
@@ -88,11 +113,19 @@ def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
     trained = load_trained(paths.root, which, dev)
     name, root = run_dataset(paths)
     dataset = load_dataset(name, data_root or root)
-    results = {}
+    names = (dataset.label_names if len(dataset.label_names) == dataset.classes
+             else [f"class {k}" for k in range(dataset.classes)])
+    train_labels = dataset.splits["train"].labels.numpy()
+    results, predictions = {}, {}
     for split in ("test", "val"):
         batches = BatchIterator(dataset.splits[split], EVAL_BATCH_SIZE, dev, trained.normalizer,
                                 shuffle=False)
-        results[split] = evaluate_model(trained.model, batches, dataset.task)
+        logits, labels = predict(trained.model, batches)
+        scores = scores_from_logits(dataset.task, logits)
+        results[split] = {**split_metrics(dataset.task, logits, labels),
+                          **split_details(dataset.task, labels.numpy(), scores, train_labels,
+                                          names)}
+        predictions.update({f"{split}_labels": labels.numpy(), f"{split}_scores": scores})
     genotype = trained.genotype
     params = count_params(genotype)
     report = {
@@ -102,12 +135,22 @@ def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
         "flops": count_flops(genotype, dataset.image_size),
         "budget": budget_check(params, run_budget(paths, dataset.channels, dataset.classes)),
         "checkpoint": {"which": which, "epoch": trained.epoch},
+        "seeds": run_seeds(paths), "environment": run_environment(paths),
         "test": results["test"],
         "val": {k: v for k, v in results["val"].items() if k != "loss"},
     }
     if write:
+        write_predictions(paths.predictions, predictions)
         atomic_write_text(paths.eval, json.dumps(json_safe(report), indent=2) + "\n")
     return report
+
+
+def write_predictions(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Labels and class scores per split, so the report can draw ROC curves (and a researcher
+    compute any other metric) without the model or the data."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def json_safe(value):

@@ -9,6 +9,7 @@ killed run exactly as if it had never stopped (on CPU).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import sys
 import time
@@ -29,8 +30,10 @@ from zodarts.train.augment import MixBatch, default_flip, train_augment
 from zodarts.train.checkpoint import load_model_state, model_record, read_checkpoint
 from zodarts.train.evaluate import EVAL_BATCH_SIZE, evaluate_model
 from zodarts.train.metrics import batch_accuracy, make_criterion
-from zodarts.utils.io import append_jsonl, atomic_torch_save, read_jsonl, write_jsonl
-from zodarts.utils.runtime import resolve_device, rng_state, seed_everything, set_rng_state
+from zodarts.utils.io import (append_jsonl, atomic_torch_save, atomic_write_text, read_jsonl,
+                              write_jsonl)
+from zodarts.utils.runtime import (environment, resolve_device, rng_state, seed_everything,
+                                   set_rng_state)
 
 
 class TrainingDiverged(ZodartsError):
@@ -142,7 +145,7 @@ class Trainer:
         total, warmup = c.epochs * self.steps, round(c.warmup_epochs * self.steps)
         model.train()
         loss_sum = acc_sum = 0.0
-        bar = tqdm(total=self.steps, desc=f"train {epoch + 1}/{c.epochs}", leave=False,
+        bar = tqdm(total=self.steps, desc=f"train epoch {epoch + 1}/{c.epochs}", leave=False,
                    disable=not self.progress, file=sys.stderr, dynamic_ncols=True)
         try:
             for i, (x, y) in enumerate(self.train_batches.epoch(epoch)):
@@ -206,6 +209,9 @@ class Trainer:
             save_config(c, paths.train_config)
             if not paths.genotype.is_file():  # a genotype given by file: keep the folder whole
                 self.searched.save(paths.genotype)
+            if not paths.environment.is_file():  # no search: nothing recorded what runs this
+                atomic_write_text(paths.environment,
+                                  json.dumps(environment(self.device), indent=2) + "\n")
         self.log(f"training {count_params(self.genotype):,} parameters on {c.dataset} "
                  f"({self.steps} steps of batch {c.batch_size} × {c.epochs} epochs, "
                  f"{self.device})")

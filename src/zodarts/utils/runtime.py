@@ -49,7 +49,7 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def environment() -> dict:
+def environment(device: torch.device | str | None = None) -> dict:
     """What produced a run: versions, device and the source revision."""
     from zodarts import __version__
     info = {"zodarts": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
@@ -63,4 +63,6 @@ def environment() -> dict:
             timeout=5).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         info["git_revision"] = None
+    if device is not None:
+        info["device"] = str(device)
     return info
