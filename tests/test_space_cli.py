@@ -22,7 +22,8 @@ def run_cli(capsys, *argv):
 
 # ---- budgets ---------------------------------------------------------------------------------
 def test_budgets_json(capsys):
-    code, out, err = run_cli(capsys, "budgets", "--dataset", "breastmnist", "--json")
+    code, out, err = run_cli(capsys, "budgets", "--dataset", "breastmnist", "--preset", "paper",
+                             "--json")
     assert code == 0 and err == ""
     doc = json.loads(out)
     assert {"dataset", "C", "small", "medium", "large", "min", "max"} <= set(doc)
@@ -49,8 +50,21 @@ def test_budgets_json_follows_dataset_and_options(capsys):
     assert digits["large"][1] != doc["large"][1]
 
 
+def test_budgets_by_default_are_the_bands_a_default_run_uses(capsys, tmp_path):
+    from zodarts.config import make_search_config
+    from zodarts.search.loop import SearchLoop
+
+    _, out, _ = run_cli(capsys, "budgets", "--dataset", "digits", "--json")
+    doc = json.loads(out)
+    loop = SearchLoop(make_search_config("quick", dataset="digits",
+                                         budget="small"), tmp_path, progress=False, log=None)
+    loop.build()  # what `zodarts run --budget small` (quick preset, the default) resolves
+    assert (doc["C"], doc["cells_per_stage"]) == (loop.config.C, loop.config.cells_per_stage)
+    assert doc["small"] == pytest.approx(list(loop.budget), abs=0.05)
+
+
 def test_budgets_table(capsys):
-    code, out, err = run_cli(capsys, "budgets", "--dataset", "octmnist")
+    code, out, err = run_cli(capsys, "budgets", "--dataset", "octmnist", "--preset", "paper")
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert lines[0].startswith("parameter budgets for octmnist (1 channel, 4 classes), C=16")

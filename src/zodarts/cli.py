@@ -8,9 +8,11 @@ and one line in ``COMMANDS``.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 import traceback
+import warnings
 
 from zodarts.errors import ZodartsError
 
@@ -30,8 +32,22 @@ COMMANDS = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line and a pointer to --help, exit code 2 (not argparse's usage
+    block): the same one-line convention as every other error of zodarts."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+# Exit codes (README "Command line"): the convention of Unix tools.
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# Storage failures are the user's to fix (space, permissions), not bugs in zodarts.
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="zodarts",
         description="Zeroth-order differentiable neural architecture search for medical images.",
     )
@@ -47,29 +63,80 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def resume_hint(args: argparse.Namespace) -> str:
+    """The command that continues this run, where the command has a run folder to resume."""
+    out = getattr(args, "out", None) or getattr(args, "run_dir", None)
+    if args.command in ("search", "run", "train") and out:
+        return f"`zodarts {args.command} --out {out} --resume` continues from the last checkpoint"
+    return ""
+
+
+def _plain_warnings(command: str):
+    """zodarts's own warnings (data, budget) as one line each, as soon as they happen."""
+    from zodarts.data import DatasetWarning
+
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DatasetWarning):
+            print(f"zodarts {command}: warning: {message}", file=sys.stderr, flush=True)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    return show
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Like parse_args, but an unknown flag is reported by the subcommand it was given to."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        target = commands.choices.get(args.command, parser) if args.command else parser
+        target.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if not getattr(args, "func", None):
         parser.print_help()
-        return 0
+        return EXIT_OK
     try:
-        result = args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _plain_warnings(args.command)
+            result = args.func(args)
     except ZodartsError as err:
         print(f"zodarts {args.command}: error: {err}", file=sys.stderr)
-        return 1
+        return EXIT_INPUT
     except BrokenPipeError:  # e.g. `zodarts datasets --json | head`: the reader left early
         sys.stderr.close()
-        return 0
+        return EXIT_OK
     except KeyboardInterrupt:
-        print(f"zodarts {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except Exception:  # a bug in zodarts, not in the user's input
-        traceback.print_exc()
-        print(f"zodarts {args.command}: internal error (please report it with the traceback above)",
+        hint = resume_hint(args)
+        print(f"zodarts {args.command}: interrupted" + (f"; {hint}" if hint else ""),
               file=sys.stderr)
-        return 2
+        return EXIT_INTERRUPTED
+    except OSError as err:
+        if err.errno not in STORAGE_ERRNOS:
+            return _bug(args)
+        where = f" {err.filename}" if err.filename else ""
+        hint = resume_hint(args)
+        print(f"zodarts {args.command}: error: cannot write{where}: {err.strerror}; free some "
+              f"space or fix the permissions" + (f", then {hint}" if hint else ""),
+              file=sys.stderr)
+        return EXIT_INPUT
+    except Exception:
+        return _bug(args)
     return int(result or 0)
+
+
+def _bug(args: argparse.Namespace) -> int:
+    """A bug in zodarts, not in the user's input: the traceback, and how to report it."""
+    traceback.print_exc()
+    print(f"zodarts {args.command}: internal error (please report it with the traceback above)",
+          file=sys.stderr)
+    return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
+from zodarts.config import DEFAULT_PRESET, SEARCH_PRESETS, SearchConfig, make_config
 from zodarts.errors import ConfigError
 
 
@@ -23,10 +24,13 @@ def register(subparsers) -> None:
     parser.add_argument("--dataset", default="digits", metavar="NAME",
                         help="registry name (e.g. breastmnist), an .npz file in MedMNIST layout "
                              "or an image folder (default: digits)")
-    parser.add_argument("--C", type=int, dest="C", default=16,
-                        help="channels of the first stage (default 16)")
-    parser.add_argument("--cells-per-stage", type=int, default=3,
-                        help="maximum cells per stage (default 3)")
+    parser.add_argument("--preset", choices=sorted(SEARCH_PRESETS),
+                        help=f"the space of this preset (default {DEFAULT_PRESET}, what a "
+                             "default `zodarts run` searches)")
+    parser.add_argument("--C", type=int, dest="C", help="channels of the first stage "
+                        "(default: the preset's)")
+    parser.add_argument("--cells-per-stage", type=int,
+                        help="maximum cells per stage (default: the preset's)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run)
 
@@ -65,9 +69,18 @@ def _n(value: float) -> str:
     return f"{round(value):,}"
 
 
+def space_of(preset: str | None, C: int | None, cells: int | None) -> tuple[str, int, int]:
+    """(preset, C, cells per stage): the preset's space unless C or cells are given."""
+    preset = preset or DEFAULT_PRESET
+    config = make_config(SearchConfig, SEARCH_PRESETS, preset)
+    return (preset, config.C if C is None else C,
+            config.cells_per_stage if cells is None else cells)
+
+
 def run(args: argparse.Namespace) -> int:
     from zodarts.commands.info import warnings_to_stderr
 
+    preset, args.C, args.cells_per_stage = space_of(args.preset, args.C, args.cells_per_stage)
     with warnings_to_stderr("budgets"):  # a dataset file's warnings, as plain lines
         doc = compute(args.dataset, args.C, args.cells_per_stage)
     if args.json:
@@ -76,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     ch, cl = doc["channels"], doc["classes"]
     print(f"parameter budgets for {doc['dataset']} ({ch} channel{'s' if ch > 1 else ''}, "
           f"{cl} class{'es' if cl > 1 else ''}), C={doc['C']}, up to {doc['cells_per_stage']} "
-          f"cell{'s' if doc['cells_per_stage'] > 1 else ''} per stage")
+          f"cell{'s' if doc['cells_per_stage'] > 1 else ''} per stage (the {preset} preset's "
+          "space unless --C/--cells-per-stage say otherwise)")
     rows = [(band, _n(doc[band][0]), _n(doc[band][1])) for band in ("small", "medium", "large")]
     w1 = max(len(r[1]) for r in rows + [("", "from", "")])
     w2 = max(len(r[2]) for r in rows + [("", "", "to")])
@@ -86,8 +100,10 @@ def run(args: argparse.Namespace) -> int:
     lo, hi = doc["space_range"]
     print(f"sampled architectures have {_n(doc['min'])} to {_n(doc['max'])} parameters; "
           f"the space spans {_n(lo)} to {_n(hi)}")
-    extra = "" if args.C == 16 else f" --C {args.C}"
-    extra += "" if args.cells_per_stage == 3 else f" --cells-per-stage {args.cells_per_stage}"
-    print(f"use: zodarts search --dataset {args.dataset}{extra} --budget medium "
-          "(or --params-min N --params-max N)")
+    _, C, cells = space_of(preset, None, None)
+    extra = f" --preset {preset}"
+    extra += "" if args.C == C else f" --C {args.C}"
+    extra += "" if args.cells_per_stage == cells else f" --cells-per-stage {args.cells_per_stage}"
+    print(f"use: zodarts run --dataset {args.dataset}{extra} --budget medium (or --params-min N "
+          "--params-max N); a budget needs size search, which zo-darts++ has by default")
     return 0

@@ -93,6 +93,65 @@ def search_config_from_args(args: argparse.Namespace) -> SearchConfig:
                               options=option_args(args))
 
 
+def flag_name(field: str, value=None) -> str:
+    """The command-line spelling of a config field (booleans by their value)."""
+    flag = "--" + field.replace("_", "-")
+    if field in ("anneal", "size_search") and value is False:
+        flag = "--no-" + field.replace("_", "-")
+    return flag
+
+
+def resume_conflicts(given: dict, saved, flag=flag_name) -> list[str]:
+    """Each setting given on the command line that differs from the saved config's."""
+    conflicts = []
+    for name, value in given.items():
+        if value is None:
+            continue
+        held = getattr(saved, name)
+        if not _same(name, value, held):
+            conflicts.append(f"{flag(name, value)} {'' if isinstance(value, bool) else value}"
+                             .rstrip() + f" (the folder holds {held})")
+    return conflicts
+
+
+def _same(name: str, value, held) -> bool:
+    if name in ("dataset", "data_root") and isinstance(value, str) and isinstance(held, str):
+        if value == held:
+            return True
+        a, b = Path(value).expanduser(), Path(held).expanduser()
+        return a.exists() and b.exists() and a.resolve() == b.resolve()
+    return value == held
+
+
+def check_search_resume(args: argparse.Namespace, out: str | Path) -> None:
+    """--resume continues the folder's own settings: flags that contradict them are an error
+    rather than silently ignored."""
+    from zodarts.config import load_config
+    from zodarts.rundir import RunPaths
+    from zodarts.search.registry import get_searcher
+
+    path = RunPaths(out).config
+    if not path.is_file():
+        return  # run_search says there is nothing to resume
+    saved = load_config(SearchConfig, path)
+    conflicts = resume_conflicts(explicit_search_settings(args), saved)
+    if args.preset and args.preset != saved.preset:
+        conflicts.append(f"--preset {args.preset} (the folder holds {saved.preset})")
+    given = option_args(args)
+    if given:
+        parsed = vars(get_searcher(saved.method).parse_options(given))
+        conflicts += [f"--opt {k}={given[k]} (the folder holds {saved.options.get(k)})"
+                      for k in given if saved.options.get(k) != parsed[k]]
+    raise_conflicts(out, conflicts)
+
+
+def raise_conflicts(out, conflicts: list[str]) -> None:
+    if conflicts:
+        raise ConfigError(f"{out} was started with other settings, and --resume continues them "
+                          f"as they are: {'; '.join(conflicts)}. Drop those flags, or start a "
+                          "new run in another --out")
+
+
 def default_out(config: SearchConfig) -> Path:
     name = Path(config.dataset).stem if "/" in config.dataset else config.dataset
     return Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}-{config.method}"

@@ -5,8 +5,12 @@ With no arguments: the bundled digits data and the quick presets, a couple of mi
 
 from __future__ import annotations
 
-from zodarts.commands.common import add_search_arguments, default_out, search_config_from_args
-from zodarts.commands.train import add_train_arguments, train_config_from_args
+import sys
+
+from zodarts.commands.common import (add_search_arguments, check_search_resume, default_out,
+                                     search_config_from_args)
+from zodarts.commands.train import (add_train_arguments, check_train_resume,
+                                    train_config_from_args)
 from zodarts.errors import ConfigError
 
 
@@ -61,11 +65,16 @@ def run(args) -> int:
 
     if args.resume and not args.out:
         raise ConfigError("--resume needs --out DIR (the run folder to continue)")
+    if args.resume:
+        check_search_resume(args, args.out)
+        check_train_resume(args, args.out, prefix="train-")
     search_config = search_config_from_args(args)
     train_config = train_config_from_args(args, search_config.preset, seed=search_config.seed,
                                           device=search_config.device,
                                           deterministic=search_config.deterministic)
-    result = run_pipeline(search_config, train_config, args.out or default_out(search_config),
-                          resume=args.resume, progress=not args.quiet)
+    args.out = str(args.out or default_out(search_config))  # the interrupt message names it
+    print(f"run folder: {args.out}", file=sys.stderr, flush=True)
+    result = run_pipeline(search_config, train_config, args.out, resume=args.resume,
+                          progress=not args.quiet)
     print(summary_table(result))
     return 0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from zodarts.commands.common import add_search_arguments, default_out, search_config_from_args
+from zodarts.commands.common import (add_search_arguments, check_search_resume, default_out,
+                                     search_config_from_args)
 from zodarts.search.loop import run_search
 
 
@@ -24,10 +25,12 @@ def run(args) -> int:
         if not args.out:
             from zodarts.errors import ConfigError
             raise ConfigError("--resume needs --out DIR (the run folder to continue)")
+        check_search_resume(args, args.out)
         result = run_search(None, args.out, resume=True, progress=not args.quiet)
     else:
         config = search_config_from_args(args)
-        result = run_search(config, args.out or default_out(config), progress=not args.quiet)
+        args.out = str(args.out or default_out(config))  # the interrupt message names it
+        result = run_search(config, args.out, progress=not args.quiet)
     print(f"genotype: {result.out / 'genotype.json'}")
     print(result.genotype.describe())
     return 0

@@ -53,9 +53,31 @@ def add_train_arguments(p: argparse.ArgumentParser, prefix: str = "") -> None:
         g.add_argument(f"--{prefix}{flag}", dest=f"train_{name}", **kwargs)
 
 
+def explicit_train_settings(args: argparse.Namespace) -> dict:
+    """The training settings given on the command line (None: not given)."""
+    return {name: getattr(args, f"train_{name}", None) for _, name, _ in _OPTIONS}
+
+
+def check_train_resume(args: argparse.Namespace, out, prefix: str = "") -> None:
+    """Training flags on --resume must agree with the folder's train/config.yaml."""
+    from zodarts.commands.common import raise_conflicts, resume_conflicts
+    from zodarts.config import load_config
+    from zodarts.rundir import RunPaths
+
+    path = RunPaths(out).train_config
+    if not path.is_file():
+        return
+    given = explicit_train_settings(args)
+    if prefix:  # `run` shares dataset, seed and device with its search
+        given = {k: v for k, v in given.items() if k not in _SHARED}
+    flags = {name: f"--{prefix}{flag}" for flag, name, _ in _OPTIONS}
+    raise_conflicts(out, resume_conflicts(given, load_config(TrainConfig, path),
+                                          lambda name, value: flags[name]))
+
+
 def train_config_from_args(args: argparse.Namespace, preset: str | None,
                            **shared) -> TrainConfig:
-    values = {name: getattr(args, f"train_{name}", None) for _, name, _ in _OPTIONS}
+    values = explicit_train_settings(args)
     values.update({k: v for k, v in shared.items() if v is not None})
     return make_config(TrainConfig, TRAIN_PRESETS, preset, **values)
 
@@ -98,6 +120,8 @@ def run(args) -> int:
         raise ConfigError("nothing to train: give RUN_DIR (a search's folder), or "
                           "--genotype FILE --dataset NAME --out DIR")
     genotype = Genotype.load(args.genotype) if args.genotype else None
+    if args.resume:
+        check_train_resume(args, out)
     config = None if args.resume else train_config_from_args(
         args, args.preset or search_preset(out) or DEFAULT_PRESET)
     result = run_train(config, out, genotype, resume=args.resume, progress=not args.quiet)

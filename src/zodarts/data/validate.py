@@ -203,6 +203,16 @@ def validate_arrays(arrays: Mapping[str, np.ndarray], source: str,
                             f"{allowed}, first at index {first} (value "
                             f"{y[first].tolist()}); fix or remove those samples")
 
+    if not multi_label:
+        counts = sum(np.bincount(labels[s].reshape(-1), minlength=classes) for s in SPLITS)
+        empty = [int(k) for k in np.flatnonzero(counts == 0)]
+        if empty:
+            many = len(empty) > 1
+            warnings.warn(f"{source}: the labels make {classes} classes (0 to {classes - 1}), but "
+                          f"class{'es' if many else ''} {', '.join(map(str, empty))} "
+                          f"{'have' if many else 'has'} no image in any split; the model still "
+                          f"gets {classes} outputs — renumber the labels 0..K-1 if that is not "
+                          "meant", DatasetWarning, stacklevel=3)
     if info is not None:
         for s in SPLITS:
             if len(images[s]) != info.splits[s]:

@@ -30,8 +30,8 @@ from zodarts.search.schedule import size_phase_at, temperature_at
 from zodarts.space import (BUDGET_MISS_HINT, OP_NAMES, Genotype, SuperNet, budget_check,
                            count_params, resolve_budget)
 from zodarts.train.metrics import batch_accuracy, make_criterion
-from zodarts.utils.io import append_jsonl, atomic_torch_save, atomic_write_text, read_jsonl, \
-    write_jsonl
+from zodarts.utils.io import append_jsonl, atomic_torch_save, atomic_write_text, \
+    ensure_writable, read_jsonl, write_jsonl
 from zodarts.utils.runtime import environment, resolve_device, rng_state, seed_everything, \
     set_rng_state
 
@@ -321,4 +321,6 @@ def run_search(config: SearchConfig | None, out: str | Path, resume: bool = Fals
     elif paths.config.exists():
         raise ConfigError(f"{paths.root} already holds a search; continue it with --resume or "
                           "choose another --out")
-    return SearchLoop(config, out, progress, log).run(resume)
+    loop = SearchLoop(config, out, progress, log)  # a bad config fails before the folder exists
+    ensure_writable(paths.root)
+    return loop.run(resume)

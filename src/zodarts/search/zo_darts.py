@@ -44,18 +44,31 @@ def directional_derivative(g_alpha: list[torch.Tensor | None], z: list[torch.Ten
     return direct + weight_term
 
 
-MIN_ALPHA_NORM = 1e-3
+ESTIMATORS = ("paper", "hybrid")
 
 
 @dataclass
 class ZOOptions:
     zo_steps: int = 10               # M: weight steps per architecture step
-    zo_mu: float = 0.005             # μ = zo_mu · ‖α_op‖
-    zo_directions: int = 1           # q: directions (twins) averaged per step
+    zo_mu: float = 0.005             # μ = max(zo_mu · ‖α_op‖, zo_mu_min)
+    zo_mu_min: float = 5e-6          # floor of μ (the paper's rule alone is 0 at α_op = 0)
+    zo_directions: int = 1           # q: directions averaged per step
+    zo_antithetic: bool = False      # twins at α ± μz: a central difference per direction
+    zo_estimator: str = "paper"      # paper: ĝ = D·z; hybrid: the explicit part exactly
     twin_fresh_optimizer: bool = False  # True reproduces the reference code's fresh twin optimizer
 
 
 class ZODarts(Searcher):
+    """The estimator's variants, all with the same expectation up to a scale Adam removes:
+
+    * ``paper``: ĝ = mean_q D_q·z_q, D = g_α·z + J_z, J_z = ((ω′ − ω)/μ)·g_ω (E[ĝ] = ∇/d).
+    * ``zo_antithetic``: J_z = ((ω′₊ − ω′₋)/2μ)·g_ω from twins at α ± μz (two twins per
+      direction), which cancels the even part of the response's change along z.
+    * ``hybrid``: ĝ = g_α/d + mean_q J_{z_q}·z_q. The explicit gradient g_α costs nothing extra
+      (the validation backward computes it anyway), so only the implicit part is left to the
+      random directions; E[ĝ] = (g_α + J)/d is unchanged.
+    """
+
     name = "zo-darts"
     source = ("ZO-DARTS (the ZO-DARTS++ paper's predecessor), with the settings of the "
               "ZO-DARTS++ authors' code")
@@ -70,16 +83,26 @@ class ZODarts(Searcher):
 
     def __init__(self, ctx: SearchContext):
         super().__init__(ctx)
-        if self.options.zo_steps < 1 or self.options.zo_directions < 1:
+        o = self.options
+        if o.zo_steps < 1 or o.zo_directions < 1:
             raise ConfigError("zo_steps and zo_directions must be >= 1")
+        if not (o.zo_mu > 0 and o.zo_mu_min > 0):
+            raise ConfigError("zo_mu and zo_mu_min must be > 0")
+        if o.zo_estimator not in ESTIMATORS:
+            raise ConfigError(f"zo_estimator must be one of {', '.join(ESTIMATORS)} "
+                              f"(got {o.zo_estimator!r})")
         if self.arch_optimizer is None:
             raise ConfigError(f"{self.name} steps α along its estimate: it needs an α optimizer "
                               "(--a-optimizer adam or sgd)")
+        signs = (1.0, -1.0) if o.zo_antithetic else (1.0,)
+        # One twin per (direction, sign); twins[k] sits at α + signs[k % len(signs)]·μz.
+        self.signs = signs
         self.twins = [Twin(self.net, ctx.weight_optimizer, ctx.make_supernet())
-                      for _ in range(self.options.zo_directions)]
+                      for _ in range(o.zo_directions * len(signs))]
         self.round_step = 0
         self.mu = 0.0
         self.directions: list[list[torch.Tensor]] = []
+        self.last_estimate: list[torch.Tensor] | None = None
 
     def step(self, train_batch: Batch, val_batch: Batch) -> dict[str, float]:
         if self.round_step == 0:
@@ -96,16 +119,45 @@ class ZODarts(Searcher):
         return stats
 
     def _start_round(self) -> None:
+        o = self.options
         alphas = self.net.arch_parameters()
-        # The floor only matters for an all-zero α_op (μ = 0 would divide by zero below).
-        alpha_norm = self.net.alpha_op.detach().norm().item()
-        self.mu = self.options.zo_mu * max(alpha_norm, MIN_ALPHA_NORM)
-        self.directions = []
-        for twin in self.twins:
-            z = unit_direction([a.shape for a in alphas], self.ctx.generator, self.ctx.device)
-            twin.sync([self.mu * zi for zi in z],
-                      copy_optimizer_state=not self.options.twin_fresh_optimizer)
-            self.directions.append(z)
+        self.mu = max(o.zo_mu * self.net.alpha_op.detach().norm().item(), o.zo_mu_min)
+        self.directions = [unit_direction([a.shape for a in alphas], self.ctx.generator,
+                                          self.ctx.device) for _ in range(o.zo_directions)]
+        for k, twin in enumerate(self.twins):
+            z, sign = self.directions[k // len(self.signs)], self.signs[k % len(self.signs)]
+            twin.sync([sign * self.mu * zi for zi in z],
+                      copy_optimizer_state=not o.twin_fresh_optimizer)
+
+    def implicit_term(self, direction: int, g_weights) -> torch.Tensor:
+        """J_z: the weights' response along direction ``direction``, dotted with g_ω."""
+        k = direction * len(self.signs)
+        plus = self.twins[k].weight_difference_dot(g_weights, 1.0 / self.mu)
+        if len(self.signs) == 1:
+            return plus
+        minus = self.twins[k + 1].weight_difference_dot(g_weights, 1.0 / self.mu)
+        return (plus - minus) / 2
+
+    def estimate(self, g_alpha, g_weights) -> tuple[list[torch.Tensor], list[float]]:
+        """ĝ per α group and the directional derivatives D of the round's directions."""
+        alphas = self.net.arch_parameters()
+        hybrid = self.options.zo_estimator == "hybrid"
+        q = len(self.directions)
+        estimate = [torch.zeros_like(a) for a in alphas]
+        if hybrid:
+            dim = sum(a.numel() for a in alphas)
+            for est, g in zip(estimate, g_alpha):
+                if g is not None:
+                    est.add_(g.detach(), alpha=1.0 / dim)
+        derivatives = []
+        for i, z in enumerate(self.directions):
+            J = self.implicit_term(i, g_weights)
+            D = directional_derivative(g_alpha, z, J)
+            derivatives.append(D.item())
+            coefficient = J if hybrid else D
+            for est, zi in zip(estimate, z):
+                est.add_(coefficient.to(est.dtype) * zi, alpha=1.0 / q)
+        return estimate, derivatives
 
     def _architecture_step(self, val_batch: Batch) -> dict[str, float]:
         alphas = self.net.arch_parameters()
@@ -113,14 +165,8 @@ class ZODarts(Searcher):
         loss = self.val_loss(val_batch)
         grads = torch.autograd.grad(loss, alphas + weights, allow_unused=True)
         g_alpha, g_weights = grads[:len(alphas)], grads[len(alphas):]
-        estimate = [torch.zeros_like(a) for a in alphas]
-        derivatives = []
-        for twin, z in zip(self.twins, self.directions):
-            D = directional_derivative(g_alpha, z, twin.weight_difference_dot(g_weights,
-                                                                              1.0 / self.mu))
-            derivatives.append(D.item())
-            for est, zi in zip(estimate, z):
-                est.add_(D.to(est.dtype) * zi, alpha=1.0 / len(self.twins))
+        estimate, derivatives = self.estimate(g_alpha, g_weights)
+        self.last_estimate = [e.detach().clone() for e in estimate]  # diagnostics, benchmarks
         self.arch_optimizer.zero_grad(set_to_none=True)
         for alpha, est in zip(alphas, estimate):
             alpha.grad = est

@@ -30,8 +30,8 @@ from zodarts.train.augment import MixBatch, default_flip, train_augment
 from zodarts.train.checkpoint import load_model_state, model_record, read_checkpoint
 from zodarts.train.evaluate import EVAL_BATCH_SIZE, evaluate_model
 from zodarts.train.metrics import batch_accuracy, make_criterion
-from zodarts.utils.io import (append_jsonl, atomic_torch_save, atomic_write_text, read_jsonl,
-                              write_jsonl)
+from zodarts.utils.io import (append_jsonl, atomic_torch_save, atomic_write_text,
+                              ensure_writable, read_jsonl, write_jsonl)
 from zodarts.utils.runtime import (environment, resolve_device, rng_state, seed_everything,
                                    set_rng_state)
 
@@ -59,12 +59,20 @@ def warmup_cosine(step: int, total: int, warmup: int, lr: float, lr_min: float,
     return lr_min + (lr - lr_min) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def check_compatible(genotype: Genotype, dataset: ImageDataset) -> None:
-    if (genotype.in_channels, genotype.num_classes) != (dataset.channels, dataset.classes):
-        raise ConfigError(
-            f"the genotype is for {genotype.in_channels}-channel images and "
-            f"{genotype.num_classes} classes, but {dataset.name} has {dataset.channels} "
-            f"channel(s) and {dataset.classes} classes; search on this dataset first")
+def transfer(genotype: Genotype, dataset: ImageDataset) -> tuple[Genotype, str | None]:
+    """The genotype's cells on ``dataset``: stem and classifier follow the data's channels,
+    classes and image size, as DARTS transfers cells between datasets. Returns the genotype to
+    build and, when anything changed, one line that says what."""
+    target = dataclasses.replace(genotype, in_channels=dataset.channels,
+                                 num_classes=dataset.classes, image_size=dataset.image_size)
+    changed = [f"{what} {a} → {b}" for what, a, b in (
+        ("channels", genotype.in_channels, dataset.channels),
+        ("classes", genotype.num_classes, dataset.classes),
+        ("image size", genotype.image_size, dataset.image_size)) if a != b]
+    if not changed or changed == [f"image size {genotype.image_size} → {dataset.image_size}"]:
+        return target, None  # convolutions and pooling take any size: nothing to say
+    return target, (f"transferring the searched cells to {dataset.name} ({', '.join(changed)}): "
+                    "the stem and the classifier are rebuilt for it")
 
 
 def check_connected(genotype: Genotype) -> None:
@@ -96,15 +104,16 @@ class Trainer:
         c = self.config
         seed_everything(c.seed, c.deterministic)
         dataset = load_dataset(c.dataset, c.data_root)
-        check_compatible(self.searched, dataset)
+        target, note = transfer(self.searched, dataset)
+        if note:
+            self.log(note)
         self.task = dataset.task
         train, val = dataset.splits["train"], dataset.splits["val"]
         # The paper preset leaves the batch to the authors' table (or its rule) for the dataset.
         batch = c.batch_size or paper_batch(dataset.name, len(train), PAPER_TRAIN_BATCH)
         self.config = c = dataclasses.replace(c, batch_size=min(batch, len(train)))
-        # Convolutions and global pooling take any image size; FLOPs are those of this data.
-        self.genotype = dataclasses.replace(self.searched, C=c.C or self.searched.C,
-                                            image_size=dataset.image_size)
+        # FLOPs are those of this data's image size.
+        self.genotype = dataclasses.replace(target, C=c.C or self.searched.C)
         self.normalizer = Normalizer.from_split(train)
         flip = default_flip(dataset.name) if c.flip is None else c.flip
         augment = train_augment(c.augment, dataset.image_size, c.crop_flip, flip, c.padding)
@@ -289,6 +298,7 @@ def run_train(config: TrainConfig | None, out: str | Path, genotype: Genotype | 
                               f"--resume, or delete {paths.train_dir} to train again")
         genotype = _resolve_genotype(genotype, paths)
         config = _resolve_dataset(config or TrainConfig(), paths)
+    ensure_writable(paths.root)
     return Trainer(config, out, genotype, progress, log).run(resume)
 
 

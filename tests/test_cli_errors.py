@@ -1,0 +1,192 @@
+"""Every mistake ends in one clear line, at the level a user sees it: the exit code and stderr.
+
+Exit codes: 0 success, 1 a problem with the input (data, settings, storage), 2 a usage error,
+3 a bug in zodarts, 130 interrupted.
+"""
+
+import errno
+import os
+import stat
+import sys
+
+import numpy as np
+import pytest
+
+from zodarts.cli import main
+from zodarts.search.loop import SearchLoop
+from zodarts.search.registry import SEARCHERS
+
+sys.path.insert(0, os.path.dirname(__file__))
+from conftest import make_npz  # noqa: E402
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_line(err: str) -> str:
+    lines = [line for line in err.strip().splitlines() if line.startswith("zodarts")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+# ---- usage errors ---------------------------------------------------------------------------
+@pytest.mark.parametrize("argv,prog", [(["search", "--bogus"], "zodarts search"),
+                                       (["nosuchcommand"], "zodarts"),
+                                       (["search", "--epochs", "many"], "zodarts search")])
+def test_usage_errors_exit_2_with_one_line_and_a_help_hint(argv, prog, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith(f"{prog}: error:") and f"`{prog} --help`" in err
+
+
+def test_a_bug_exits_3_with_the_traceback(capsys, monkeypatch):
+    import zodarts.commands.methods as methods
+
+    monkeypatch.setattr(methods, "compute", lambda method=None: 1 / 0)
+    code, _, err = run_cli(capsys, "methods")
+    assert code == 3 and "ZeroDivisionError" in err and "internal error" in err
+
+
+# ---- presets --------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", sorted(SEARCHERS))
+def test_tiny_preset_works_with_every_method(method, tmp_path, capsys):
+    code, _, err = run_cli(capsys, "search", "--preset", "tiny", "--method", method, "--epochs",
+                           1, "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+
+
+def test_a_users_own_option_stays_strict(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "search", "--preset", "tiny", "--method", "darts-1st",
+                           "--opt", "zo_steps=3", "--out", tmp_path / "run", "--quiet")
+    assert code == 1 and "has no option(s) zo_steps" in one_line(err)
+
+
+def test_train_after_a_search_defaults_to_its_preset(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(capsys, "search", "--preset", "tiny", "--epochs", 1, "--out", out,
+                   "--quiet")[0] == 0
+    assert run_cli(capsys, "train", out, "--quiet")[0] == 0
+    import yaml
+    assert yaml.safe_load((out / "train/config.yaml").read_text())["preset"] == "tiny"
+
+
+# ---- --resume with contradicting flags ------------------------------------------------------
+@pytest.fixture
+def finished_search(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "search", "--preset", "tiny", "--epochs", 2, "--out", out,
+                           "--quiet")
+    assert code == 0, err
+    return out
+
+
+@pytest.mark.parametrize("flags,named", [
+    (["--epochs", "4"], "--epochs 4 (the folder holds 2)"),
+    (["--dataset", "breastmnist"], "--dataset breastmnist (the folder holds digits)"),
+    (["--method", "darts-2nd"], "--method darts-2nd (the folder holds zo-darts++)"),
+    (["--preset", "quick"], "--preset quick (the folder holds tiny)"),
+    (["--data-root", "/elsewhere"], "--data-root /elsewhere (the folder holds None)"),
+    (["--opt", "zo_steps=5"], "--opt zo_steps=5 (the folder holds 2)"),
+])
+def test_resume_with_a_contradicting_flag_is_refused(finished_search, flags, named, capsys):
+    log = (finished_search / "search/log.jsonl").read_text()
+    code, _, err = run_cli(capsys, "search", "--out", finished_search, "--resume", *flags)
+    assert code == 1
+    line = one_line(err)
+    assert named in line and "--resume continues them" in line
+    assert (finished_search / "search/log.jsonl").read_text() == log  # nothing happened
+
+
+def test_resume_with_agreeing_flags_goes_on(finished_search, capsys):
+    code, _, err = run_cli(capsys, "search", "--out", finished_search, "--resume", "--epochs",
+                           2, "--dataset", "digits", "--preset", "tiny", "--quiet")
+    assert code == 0, err
+
+
+def test_run_resume_on_a_folder_of_another_dataset_names_every_conflict(finished_search, capsys):
+    code, _, err = run_cli(capsys, "run", "--out", finished_search, "--resume", "--dataset",
+                           "breastmnist", "--method", "darts-1st")
+    line = one_line(err)
+    assert code == 1
+    assert "--dataset breastmnist (the folder holds digits)" in line
+    assert "--method darts-1st (the folder holds zo-darts++)" in line
+
+
+# ---- storage --------------------------------------------------------------------------------
+def test_an_unwritable_output_folder_fails_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, _, err = run_cli(capsys, "run", "--preset", "tiny", "--out", blocker / "run")
+    assert code == 1 and "cannot write to" in one_line(err)
+
+
+def test_a_full_disk_mid_run_is_one_line_and_resume_continues(tmp_path, capsys, monkeypatch):
+    import zodarts.utils.io as io
+
+    out = tmp_path / "run"
+    real = io.atomic_write_bytes
+    writes = {"checkpoints": 0}
+
+    def full_disk(path, data):
+        if str(path).endswith("checkpoint.pt"):
+            writes["checkpoints"] += 1
+            if writes["checkpoints"] == 2:  # epoch 2's checkpoint: the disk is full
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real(path, data)
+
+    monkeypatch.setattr(io, "atomic_write_bytes", full_disk)
+    code, _, err = run_cli(capsys, "search", "--preset", "tiny", "--epochs", 3, "--out", out,
+                           "--quiet")
+    line = one_line(err)
+    assert code == 1 and "No space left on device" in line and "checkpoint.pt" in line
+    assert f"zodarts search --out {out} --resume" in line
+    monkeypatch.setattr(io, "atomic_write_bytes", real)
+    code, _, err = run_cli(capsys, "search", "--out", out, "--resume", "--quiet")
+    assert code == 0 and "resuming" in err and "epoch 2/3" in err
+
+
+def test_files_follow_the_umask(tmp_path, capsys):
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "run"
+        assert run_cli(capsys, "run", "--preset", "tiny", "--out", out, "--quiet")[0] == 0
+    finally:
+        os.umask(old)
+    for name in ("config.yaml", "genotype.json", "eval.json", "train/best.pt",
+                 "search/checkpoint.pt"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
+
+
+# ---- run: where it writes, and how to continue ----------------------------------------------
+def test_run_names_its_folder_first_and_an_interrupt_says_how_to_resume(tmp_path, capsys,
+                                                                       monkeypatch):
+    def interrupted(self, epoch):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SearchLoop, "_train_epoch", interrupted)
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "run", "--preset", "tiny", "--out", out)
+    assert code == 130
+    lines = err.strip().splitlines()
+    assert lines[0] == f"run folder: {out}"
+    assert lines[-1] == (f"zodarts run: interrupted; `zodarts run --out {out} --resume` "
+                         "continues from the last checkpoint")
+
+
+# ---- data -----------------------------------------------------------------------------------
+def test_labels_that_leave_classes_empty_are_named(tmp_path, capsys):
+    path = make_npz(tmp_path / "mine.npz", classes=2)
+    arrays = dict(np.load(path))
+    arrays["train_labels"][0] = 7  # a binary set with one stray label: 8 classes, 5 empty
+    np.savez(path, **arrays)
+    code, _, err = run_cli(capsys, "info", path)
+    assert code == 0
+    warning = one_line(err)
+    assert "warning" in warning and "8 classes" in warning
+    assert "classes 2, 3, 4, 5, 6 have no image" in warning
