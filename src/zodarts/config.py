@@ -28,6 +28,7 @@ class SearchConfig:
     seed: int = 0
     device: str = "auto"
     deterministic: bool = False
+    precision: str = "fp32"             # fp32 | bf16 (autocast for forward and backward)
 
     epochs: int | None = 50             # None: from arch_steps and the dataset's size
     arch_steps: int | None = None       # α-step budget (used when epochs is None)
@@ -70,6 +71,11 @@ class SearchConfig:
     temp_decay_every: int | None = 5
     size_search_start: int | None = 20
 
+    # When the architecture counts as decided (zodarts.space.decision), and whether to stop then.
+    decided_margin: float = 0.1         # every choice's p(top 1) − p(top 2) at least this
+    decided_epochs: int = 3             # for this many epochs in a row (--until-decided)
+    until_decided: bool = False         # stop once decided, else run all the epochs
+
     # Method-specific settings, validated against the searcher's own Options dataclass.
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -97,16 +103,22 @@ class SearchConfig:
             problems.append(f"relax must be one of {', '.join(RELAXATIONS)} (got {self.relax!r})")
         if not 0 < self.temp_decay <= 1:
             problems.append(f"temp_decay must be in (0, 1] (got {self.temp_decay})")
+        if not 0 < self.decided_margin <= 1 or self.decided_epochs < 1:
+            problems.append("decided_margin must be in (0, 1] and decided_epochs >= 1")
         if self.size_search_start is not None and self.size_search_start < 0:
             problems.append("size_search_start must be >= 0")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             problems.append(f"device must be auto, cpu or cuda (got {self.device!r})")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)} "
+                            f"(got {self.precision!r})")
         if problems:
             raise ConfigError("invalid search config: " + "; ".join(problems))
         return self
 
 
 ARCH_OPTIMIZERS = ("adam", "sgd", "none")
+PRECISIONS = ("fp32", "bf16")
 RELAXATIONS = ("sparsemax", "softmax", "entmax15")
 
 # Presets: `tiny` is for tests, `quick` for a first run on CPU, `paper` is the ZO-DARTS++
@@ -194,7 +206,11 @@ def make_search_config(preset: str | None = None, **overrides: Any) -> SearchCon
     length_by_steps = overrides.get("arch_steps") is not None and overrides.get("epochs") is None
     config = make_config(SearchConfig, SEARCH_PRESETS, preset, **overrides)
     if length_by_steps:
+        # The search's length now follows the data: so do its phases, unless set explicitly.
         config.epochs = None
+        for name in ("size_search_start", "temp_decay_every", "steps_per_epoch"):
+            if overrides.get(name) is None:
+                setattr(config, name, None)
     known = option_names(config.method)
     config.options = {k: v for k, v in config.options.items() if k in known}
     config.options.update(user_options)
@@ -233,6 +249,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     deterministic: bool = False
+    precision: str = "fp32"             # fp32 | bf16 (autocast for forward and backward)
 
     epochs: int = 300                   # the ZO-DARTS++ authors' retrain script
     batch_size: int | None = 128        # None: the authors' batch for the dataset
@@ -288,6 +305,9 @@ class TrainConfig:
         if self.augment not in ("none", "trivialaugment", "kornia"):
             problems.append(f"augment must be none, trivialaugment or kornia "
                             f"(got {self.augment!r})")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)} "
+                            f"(got {self.precision!r})")
         if self.select not in ("acc", "auc", "loss"):
             problems.append(f"select must be acc, auc or loss (got {self.select!r})")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):

@@ -24,6 +24,12 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int, help="search epochs (default: the preset's)")
     g.add_argument("--arch-steps", type=int, help="search length in architecture steps; the "
                    "epochs then follow from the dataset's size")
+    g.add_argument("--until-decided", action="store_true", default=None,
+                   help="stop once every choice's margin has stayed above --decided-margin "
+                        "for --decided-epochs epochs (the epochs are then a maximum)")
+    g.add_argument("--decided-margin", type=float,
+                   help="p(top 1) − p(top 2) that makes a choice decided (default 0.1)")
+    g.add_argument("--decided-epochs", type=int, help="epochs in a row (default 3)")
     g.add_argument("--budget", choices=["small", "medium", "large", "none"],
                    help="parameter budget band (default none; needs size search)")
     g.add_argument("--params-min", type=float, help="explicit lower parameter bound")
@@ -65,7 +71,8 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
 SEARCH_FIELDS = ("dataset", "data_root", "method", "epochs", "arch_steps", "budget",
                  "params_min", "params_max", "seed", "device", "batch_size", "steps_per_epoch",
                  "C", "cells_per_stage", "relax", "anneal", "size_search", "size_search_start",
-                 "temp_decay_every", "a_optimizer", "a_lr", "a_weight_decay", "deterministic")
+                 "temp_decay_every", "a_optimizer", "a_lr", "a_weight_decay", "deterministic",
+                 "until_decided", "decided_margin", "decided_epochs")
 
 
 def option_args(args: argparse.Namespace) -> dict:

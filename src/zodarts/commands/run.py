@@ -30,6 +30,29 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def settings_line(out, decision: dict | None) -> str:
+    """The resolved batch sizes and lengths (the paper preset picks them per dataset) and how
+    decided the search ended."""
+    from zodarts.config import SearchConfig, TrainConfig, load_config
+    from zodarts.rundir import RunPaths
+
+    paths = RunPaths(out)
+    parts = []
+    if paths.config.is_file():
+        c = load_config(SearchConfig, paths.config)
+        searched = f"search: {c.method}, batch {c.batch_size}, {c.epochs} epochs"
+        if decision:
+            searched += (f", decided (smallest margin {decision['margin_min']:.2f})"
+                         if decision["decided"] else
+                         f", undecided (smallest margin {decision['margin_min']:.2f} at "
+                         f"{decision['margin_weakest']})")
+        parts.append(searched)
+    if paths.train_config.is_file():
+        t = load_config(TrainConfig, paths.train_config)
+        parts.append(f"training: batch {t.batch_size}, {t.epochs} epochs")
+    return "; ".join(parts)
+
+
 def summary_table(result) -> str:
     from zodarts.report.markdown import (fmt_count, fmt_metric, fmt_seconds,
                                          majority_shortfall)
@@ -46,6 +69,7 @@ def summary_table(result) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("majority: test ACC of always predicting the training split's most frequent "
                  "class")
+    lines.append(settings_line(result.out, e.get("search")))
     shortfall = majority_shortfall(e["test"])
     if shortfall:
         lines.append(f"note: {shortfall}")

@@ -113,6 +113,20 @@ def _reproducibility(records: RunRecords) -> list[str]:
     return lines
 
 
+def _decision(last: dict, threshold: float) -> list[str]:
+    """How decided the architecture is: the smallest margin p(top 1) − p(top 2) of its
+    choices against the threshold (zodarts.space.decision)."""
+    if "decided" not in last:
+        return []  # random search: no α
+    where = f"smallest margin {last['margin_min']:.3f} at {last['margin_weakest']}"
+    if last["decided"]:
+        return [f"Decided: every choice's margin p(top 1) − p(top 2) is at least {threshold} "
+                f"({where}; {last.get('decided_epochs', 1)} epoch(s) in a row).", ""]
+    return [f"> **Undecided**: {where} < {threshold}, so part of the genotype is close to a "
+            "coin toss. More architecture steps (`--arch-steps`, or `--until-decided` with more "
+            "`--epochs`) would help.", ""]
+
+
 def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) -> Path:
     c, t, e = records.search_config, records.train_config, records.evaluation
     dataset = (e or {}).get("dataset") or (t.dataset if t else None) or (c.dataset if c else "?")
@@ -182,6 +196,7 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
         if check and not check["within"]:
             lines += [f"> The derived genotype is **outside the budget band**: {BUDGET_MISS_HINT}.",
                       ""]
+        lines += _decision(last, c.decided_margin)
         _figure(lines, figures, "search", "search curves")
         _figure(lines, figures, "budget", "expected parameters against the budget band")
         _figure(lines, figures, "temperature", "temperature")

@@ -12,6 +12,7 @@ another method's settings.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterable, Iterator
@@ -145,24 +146,30 @@ class Searcher:
             return torch.optim.SGD(params, lr=c.a_lr, weight_decay=c.a_weight_decay or 0.0)
         return None
 
+    def autocast(self):
+        """bf16 autocast for forward and backward when the config asks for it (α, its
+        distributions and the ZO estimate stay in float32: see ``SuperNet.relaxed``)."""
+        return precision_context(self.ctx.config.precision, self.ctx.device)
+
     def weight_step(self, batch: Batch, net: SuperNet | None = None,
-                    optimizer: torch.optim.Optimizer | None = None) -> tuple[float, float]:
-        """One SGD step on ω (gradients for ω only), returning loss and accuracy."""
+                    optimizer: torch.optim.Optimizer | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One SGD step on ω (gradients for ω only), returning loss and accuracy as 0-d
+        tensors on the device: reading them would make the host wait for the device, so the
+        loop does that once in a while (and checks them for NaN then), not every step."""
         net = net or self.net
         optimizer = optimizer or self.ctx.weight_optimizer
         x, y = batch
         net.train()
-        logits = net(x)
-        loss = self.ctx.criterion(logits, y)
-        value = loss.item()
-        if not torch.isfinite(torch.tensor(value)):
-            raise NonFiniteLoss(f"training loss is {value}")
+        with self.autocast():
+            logits = net(x)
+            loss = self.ctx.criterion(logits, y)
         optimizer.zero_grad(set_to_none=True)
         weights = net.weight_parameters()
         loss.backward(inputs=[p for p in weights if p.requires_grad])
         nn.utils.clip_grad_norm_(weights, self.ctx.config.grad_clip)
         optimizer.step()
-        return value, batch_accuracy(logits, y).item()
+        return loss.detach(), batch_accuracy(logits, y)
 
     def penalty_active(self) -> bool:
         """The budget penalty acts in the size-variable phase only: before it, the space is
@@ -183,12 +190,20 @@ class Searcher:
         net = net or self.net
         x, y = batch
         net.train()  # batch statistics, as in DARTS's architecture step
-        loss = self.ctx.criterion(net(x), y)
+        with self.autocast():
+            loss = self.ctx.criterion(net(x), y)
         if self.penalty_active():
             loss = loss + self.budget_penalty(net)
         if not torch.isfinite(loss.detach()):
             raise NonFiniteLoss(f"validation loss is {loss.item()}")
         return loss
+
+
+def precision_context(precision: str, device: torch.device):
+    """torch.autocast to bfloat16 for ``precision == "bf16"``, else a no-op."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def _convert(value: Any, default: Any) -> Any:

@@ -75,19 +75,18 @@ def unrolled_weights(weights: Sequence[torch.Tensor], grads: Sequence[torch.Tens
 
 def finite_difference_hvp(grad_alpha_at: Callable[[Tensors], Sequence[torch.Tensor | None]],
                           weights: Sequence[torch.Tensor], v: Sequence[torch.Tensor | None],
-                          eps_scale: float = 0.01) -> tuple[list[torch.Tensor | None] | None,
-                                                            float]:
+                          eps_scale: float = 0.01) -> tuple[list[torch.Tensor | None],
+                                                            torch.Tensor]:
     """∇²_{α,ω} L · v ≈ (∇_α L(ω + εv) − ∇_α L(ω − εv)) / 2ε with ε = eps_scale / ‖v‖.
 
     ``grad_alpha_at(ω±)`` returns ∇_α L at the given weights (entries may be None for α groups
     the loss does not use). ``weights`` are only read: ω± are new tensors. Returns the product
-    and ε, or (None, 0) when v = 0 (the product is then zero).
+    and ε (a 0-d tensor).
     """
     v = [torch.zeros_like(w) if vi is None else vi for w, vi in zip(weights, v)]
-    norm = torch.sqrt(sum((vi.double() ** 2).sum() for vi in v)).item()
-    if norm == 0.0:
-        return None, 0.0
-    eps = eps_scale / norm
+    # ε stays a device tensor (no host read); v = 0 gives ω± = ω and a zero product.
+    norm = torch.sqrt(sum((vi.double() ** 2).sum() for vi in v))
+    eps = (eps_scale / norm.clamp_min(1e-30)).to(weights[0].dtype)
     with torch.no_grad():
         plus = [w + eps * vi for w, vi in zip(weights, v)]
         minus = [w - eps * vi for w, vi in zip(weights, v)]
@@ -127,7 +126,7 @@ class DartsFirstOrder(Searcher):
         """The α gradient this searcher steps along, and the validation objective."""
         loss = self.val_loss(val_batch)
         grads = torch.autograd.grad(loss, self.net.arch_parameters(), allow_unused=True)
-        return list(grads), loss.item()
+        return list(grads), loss.detach()
 
 
 @dataclass
@@ -199,8 +198,7 @@ class DartsSecondOrder(DartsFirstOrder):
                                        allow_unused=True)
 
         hvp, _ = finite_difference_hvp(grad_alpha_at, weights, v, self.options.hvp_eps)
-        if hvp is not None:
-            for i, h in enumerate(hvp):
-                if h is not None:
-                    d_alpha[i] = -xi * h if d_alpha[i] is None else d_alpha[i] - xi * h
-        return d_alpha, val.item()
+        for i, h in enumerate(hvp):
+            if h is not None:
+                d_alpha[i] = -xi * h if d_alpha[i] is None else d_alpha[i] - xi * h
+        return d_alpha, val.detach()

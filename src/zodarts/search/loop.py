@@ -24,21 +24,20 @@ from zodarts.data import BatchIterator, CropFlip, Normalizer, load_dataset, sear
 from zodarts.errors import ConfigError, SearchDiverged
 from zodarts.rundir import RunPaths
 from zodarts.search.base import NonFiniteLoss, SearchContext, Searcher
-from zodarts.search.protocol import resolve_method, resolve_schedule
+from zodarts.search.protocol import batches_in_epoch, resolve_method, resolve_schedule
 from zodarts.search.registry import get_searcher
 from zodarts.search.schedule import size_phase_at, temperature_at
 from zodarts.space import (BUDGET_MISS_HINT, OP_NAMES, Genotype, SuperNet, budget_check,
                            count_params, resolve_budget)
+from zodarts.space.decision import is_decided, margins
 from zodarts.train.metrics import batch_accuracy, make_criterion
+from zodarts.utils.meter import READ_EVERY, StepStats
 from zodarts.utils.io import append_jsonl, atomic_torch_save, atomic_write_text, \
     ensure_writable, read_jsonl, write_jsonl
 from zodarts.utils.runtime import environment, resolve_device, rng_state, seed_everything, \
     set_rng_state
 
 CHECKPOINT_VERSION = 1
-WEIGHT_STEP_STATS = ("train_loss", "train_acc")  # every other stat comes from an α step
-
-
 @dataclass
 class SearchResult:
     genotype: Genotype
@@ -88,6 +87,8 @@ class SearchLoop:
         self.eval_batches = batches(arch_half, c.seed, augmented=False, shuffle=False)
         self.steps_per_epoch = min(len(self.train_batches),
                                    c.steps_per_epoch or len(self.train_batches))
+        self.epoch_batches = [batches_in_epoch(c, e, self.steps_per_epoch)
+                              for e in range(c.epochs)]
         self.budget = resolve_budget(c.budget, c.params_min, c.params_max, dataset.channels,
                                      dataset.classes, c.C, c.cells_per_stage)
 
@@ -107,7 +108,7 @@ class SearchLoop:
             self.supernet, self.weight_optimizer, c, self.budget, self.criterion, self.device,
             generator, make_supernet, train_stream=_Stream(self, "extra_train_stream"),
             val_batches=lambda: self.eval_batches.epoch(0),
-            total_steps=c.epochs * self.steps_per_epoch))
+            total_steps=sum(self.epoch_batches)))
 
     # ---- checkpoints ------------------------------------------------------------------------
     def _save_checkpoint(self, next_epoch: int, best: dict) -> None:
@@ -153,9 +154,8 @@ class SearchLoop:
     # ---- one epoch --------------------------------------------------------------------------
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         c = self.config
-        steps = self.steps_per_epoch
-        sums: dict[str, float] = {}
-        counts: dict[str, int] = {}
+        steps = self.epoch_batches[epoch]
+        meter = StepStats(self.device)
         bar = tqdm(total=steps, desc=f"search epoch {epoch + 1}/{c.epochs}", leave=False,
                    disable=not self.progress, file=sys.stderr, dynamic_ncols=True)
         try:
@@ -166,25 +166,30 @@ class SearchLoop:
                     stats = self.searcher.step(batch, next(self.arch_stream))
                 except NonFiniteLoss as err:
                     self._diverged(epoch, i, str(err))
-                for key, value in stats.items():
-                    sums[key] = sums.get(key, 0.0) + value
-                    counts[key] = counts.get(key, 0) + 1
-                arch_stats = {k: v for k, v in stats.items() if k not in WEIGHT_STEP_STATS}
-                if arch_stats:  # per-step diagnostics (MGS's ESS, ZO's D, ...) beside the means
-                    append_jsonl(self.paths.arch_steps, {"epoch": epoch, "step": i,
-                                                         **arch_stats})
-                if self.progress and (arch_stats or i == 0):  # E[params] moves only with α
-                    with torch.no_grad():
-                        expected = self.supernet.expected_params().item()
+                meter.add(i, stats)
                 bar.update(1)
-                if self.progress:
-                    bar.set_postfix(loss=f"{stats['train_loss']:.3f}",
-                                    acc=f"{stats['train_acc']:.3f}",
-                                    T=f"{self.supernet.temperature:.3g}",
-                                    params=f"{expected / 1e3:,.1f}k", refresh=False)
+                if (i + 1) % READ_EVERY == 0 or i + 1 == steps:
+                    self._check(meter, epoch)
+                    if self.progress:
+                        latest = meter.latest()
+                        with torch.no_grad():  # E[params] moves only with α: cheap anyway
+                            expected = self.supernet.expected_params().item()
+                        bar.set_postfix(loss=f"{latest['train_loss']:.3f}",
+                                        acc=f"{latest['train_acc']:.3f}",
+                                        T=f"{self.supernet.temperature:.3g}",
+                                        params=f"{expected / 1e3:,.1f}k", refresh=False)
         finally:
             bar.close()
-        return {key: sums[key] / counts[key] for key in sums}
+        # Per-step diagnostics (MGS's ESS, ZO's D, ...) beside the epoch means.
+        for step, arch_stats in meter.arch_steps():
+            append_jsonl(self.paths.arch_steps, {"epoch": epoch, "step": step, **arch_stats})
+        return meter.means()
+
+    def _check(self, meter: "StepStats", epoch: int) -> None:
+        bad = meter.first_nonfinite()
+        if bad is not None:
+            step, value = bad
+            self._diverged(epoch, step, f"training loss is {value}")
 
     def _diverged(self, epoch: int, step: int, why: str) -> None:
         kept = (f"the last good checkpoint {self.paths.search_checkpoint} is kept (it continues "
@@ -196,19 +201,24 @@ class SearchLoop:
     @torch.no_grad()
     def _evaluate(self) -> tuple[float, float]:
         self.supernet.eval()
-        loss_sum = acc_sum = n = 0.0
+        loss_sum = acc_sum = torch.zeros((), device=self.device, dtype=torch.float64)
+        n = 0
         for i, (x, y) in enumerate(self.eval_batches.epoch(0)):
             if self.config.eval_batches and i >= self.config.eval_batches:
                 break
-            logits = self.supernet(x)
-            loss_sum += self.criterion(logits, y).item() * len(x)
-            acc_sum += batch_accuracy(logits, y).item() * len(x)
+            with self.searcher.autocast():
+                logits = self.supernet(x).float()
+            loss_sum = loss_sum + self.criterion(logits, y).double() * len(x)
+            acc_sum = acc_sum + batch_accuracy(logits, y).double() * len(x)
             n += len(x)
-        return loss_sum / max(n, 1), acc_sum / max(n, 1)
+        loss, acc = torch.stack([loss_sum, acc_sum]).tolist()  # one read for the whole pass
+        return loss / max(n, 1), acc / max(n, 1)
 
     def _architecture_record(self, epoch: int) -> tuple[dict, dict]:
+        c = self.config
         with torch.no_grad():
             w = self.supernet.relaxed()
+            decision = margins(w)
             expected = self.supernet.expected_params().item()
             op = w["op"]
             entropy = -(op * torch.log(op.clamp_min(1e-12))).sum(-1).mean().item()
@@ -218,9 +228,12 @@ class SearchLoop:
         genotype = self.searcher.genotype()
         alphas = {"epoch": epoch, "temperature": self.supernet.temperature,
                   **{k: None if v is None else v.cpu().tolist() for k, v in w.items()},
-                  "genotype": genotype.to_dict()}
+                  "margins": decision.to_dict(), "genotype": genotype.to_dict()}
         summary = {"expected_params": expected, "share_none": share["none"],
                    "share_skip": share["skip_connect"], "alpha_entropy": entropy}
+        if self.searcher_cls.uses_alpha:  # random search has no α to decide
+            summary.update(margin_min=decision.minimum(), margin_weakest=decision.weakest(),
+                           decided=is_decided(decision, c.decided_margin, c.size_search))
         return alphas, summary
 
     # ---- the run ----------------------------------------------------------------------------
@@ -241,8 +254,11 @@ class SearchLoop:
         write_jsonl(paths.alphas, [r for r in read_jsonl(paths.alphas) if r["epoch"] < start])
         write_jsonl(paths.arch_steps,
                     [r for r in read_jsonl(paths.arch_steps) if r["epoch"] < start])
+        streak = _decided_streak(read_jsonl(paths.search_log))
         began = time.perf_counter()
         for epoch in range(start, c.epochs):
+            if c.until_decided and streak >= c.decided_epochs:
+                break  # a resumed run that had already stopped
             tic = time.perf_counter()
             self.supernet.temperature = temperature_at(epoch, c, c.anneal)
             if size_phase_at(epoch, c, c.size_search) and not self.supernet.size_search:
@@ -264,10 +280,18 @@ class SearchLoop:
                       "seconds": time.perf_counter() - tic}
             if val_acc > best["val_acc"]:
                 best = {"val_acc": val_acc, "epoch": epoch, "genotype": alphas["genotype"]}
+            streak = streak + 1 if record.get("decided") else 0
+            record["decided_epochs"] = streak
             append_jsonl(paths.search_log, record)
             append_jsonl(paths.alphas, alphas)
             self._save_checkpoint(epoch + 1, best)
             self.log(_epoch_line(record, c.epochs, self.budget))
+            if c.until_decided and streak >= c.decided_epochs:
+                self.log(f"decided: every margin >= {c.decided_margin} for {streak} epochs; "
+                         f"stopping at epoch {epoch + 1}/{c.epochs} (--until-decided)")
+        last = read_jsonl(paths.search_log)[-1] if c.epochs else {}
+        if last.get("decided") is False:
+            self.log(undecided_line(last, c.decided_margin))
         genotype = self.searcher.genotype()
         best_genotype = Genotype.from_dict(best["genotype"]) if best["genotype"] else genotype
         genotype.save(paths.genotype)
@@ -280,6 +304,22 @@ class SearchLoop:
                      f"the budget band [{lo:,.0f}, {hi:,.0f}]: {BUDGET_MISS_HINT}")
         return SearchResult(genotype, best_genotype, read_jsonl(paths.search_log), paths.root,
                             self.budget, time.perf_counter() - began)
+
+
+def _decided_streak(log: list[dict]) -> int:
+    """How many epochs in a row, up to the last logged one, ended decided."""
+    streak = 0
+    for record in log:
+        streak = streak + 1 if record.get("decided") else 0
+    return streak
+
+
+def undecided_line(record: dict, threshold: float) -> str:
+    """One line for a search that ended undecided: where, by how much, and what helps."""
+    return (f"note: the search ended undecided: its smallest margin is {record['margin_min']:.3f} "
+            f"< {threshold} ({record['margin_weakest']}), so that choice of the genotype is "
+            "close to a coin toss; more architecture steps would help (--arch-steps, or "
+            "--until-decided with more --epochs)")
 
 
 class _Stream:

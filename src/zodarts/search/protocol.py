@@ -75,14 +75,29 @@ def resolve_schedule(config: SearchConfig, dataset: str, weight_images: int, arc
     batch = c.batch_size or paper_batch(dataset, weight_images, PAPER_SEARCH_BATCH)
     c.batch_size = min(batch, weight_images, arch_images)
     if c.epochs is None:
+        # Epochs of at most the whole weights half, and batches per epoch evened out so that
+        # the search takes arch_steps α steps (to within a round), whatever the dataset's size.
         batches = weight_images // c.batch_size
         if c.steps_per_epoch:
             batches = min(batches, c.steps_per_epoch)
         cls = get_searcher(c.method)
-        per_step = cls.batches_per_arch_step(cls.parse_options(c.options))
-        c.epochs = max(1, math.ceil(c.arch_steps * per_step / batches))
+        total = c.arch_steps * cls.batches_per_arch_step(cls.parse_options(c.options))
+        c.epochs = max(1, math.ceil(total / batches))
+        c.steps_per_epoch = min(batches, math.ceil(total / c.epochs))
+        # No epoch left empty; the last one takes only what is left (``batches_in_epoch``).
+        c.epochs = math.ceil(total / c.steps_per_epoch)
     if c.size_search_start is None:
         c.size_search_start = round(SIZE_PHASE_FRACTION * c.epochs)
     if c.temp_decay_every is None:
         c.temp_decay_every = max(1, round(TEMP_DECAY_FRACTION * c.epochs))
     return c.validate()
+
+
+def batches_in_epoch(config: SearchConfig, epoch: int, batches: int) -> int:
+    """Training batches of ``epoch``: ``batches`` (the epoch's full count, capped by
+    steps_per_epoch), except that a search sized in α steps stops at exactly that many."""
+    if config.arch_steps is None or config.epochs is None:
+        return batches
+    cls = get_searcher(config.method)
+    total = config.arch_steps * cls.batches_per_arch_step(cls.parse_options(config.options))
+    return max(0, min(batches, total - epoch * batches))

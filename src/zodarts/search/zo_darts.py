@@ -121,7 +121,8 @@ class ZODarts(Searcher):
     def _start_round(self) -> None:
         o = self.options
         alphas = self.net.arch_parameters()
-        self.mu = max(o.zo_mu * self.net.alpha_op.detach().norm().item(), o.zo_mu_min)
+        # A device tensor: reading ‖α_op‖ to the host would make it wait for the device.
+        self.mu = torch.clamp(o.zo_mu * self.net.alpha_op.detach().norm(), min=o.zo_mu_min)
         self.directions = [unit_direction([a.shape for a in alphas], self.ctx.generator,
                                           self.ctx.device) for _ in range(o.zo_directions)]
         for k, twin in enumerate(self.twins):
@@ -138,7 +139,7 @@ class ZODarts(Searcher):
         minus = self.twins[k + 1].weight_difference_dot(g_weights, 1.0 / self.mu)
         return (plus - minus) / 2
 
-    def estimate(self, g_alpha, g_weights) -> tuple[list[torch.Tensor], list[float]]:
+    def estimate(self, g_alpha, g_weights) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """ĝ per α group and the directional derivatives D of the round's directions."""
         alphas = self.net.arch_parameters()
         hybrid = self.options.zo_estimator == "hybrid"
@@ -153,7 +154,7 @@ class ZODarts(Searcher):
         for i, z in enumerate(self.directions):
             J = self.implicit_term(i, g_weights)
             D = directional_derivative(g_alpha, z, J)
-            derivatives.append(D.item())
+            derivatives.append(D)
             coefficient = J if hybrid else D
             for est, zi in zip(estimate, z):
                 est.add_(coefficient.to(est.dtype) * zi, alpha=1.0 / q)
@@ -171,7 +172,8 @@ class ZODarts(Searcher):
         for alpha, est in zip(alphas, estimate):
             alpha.grad = est
         self.arch_optimizer.step()
-        return {"val_objective": loss.item(), "zo_D": sum(derivatives) / len(derivatives)}
+        return {"val_objective": loss.detach(),
+                "zo_D": torch.stack(derivatives).mean(), "zo_mu": self.mu}
 
     def on_size_search(self) -> None:
         super().on_size_search()

@@ -183,19 +183,35 @@ class SuperNet(nn.Module):
         """Distributions per row: ``op`` (18×5), ``kernel`` (18×3) and ``depth`` (3×D), or None
         for groups that are not active (phase 1: 7×7 kernels, full depth)."""
         T = self.temperature
-        out = {"op": self._relax(self.alpha_op / T), "kernel": None, "depth": None}
-        if self.size_search:
-            out["kernel"] = self._relax(self.alpha_kernel / T)
-            out["depth"] = self._relax(self.alpha_depth / T)
+        # In float32 even under bf16 autocast: the distributions are what the search decides.
+        with torch.autocast(self.alpha_op.device.type, enabled=False):
+            out = {"op": self._relax(self.alpha_op / T), "kernel": None, "depth": None}
+            if self.size_search:
+                out["kernel"] = self._relax(self.alpha_kernel / T)
+                out["depth"] = self._relax(self.alpha_depth / T)
         return out
+
+    def active(self, w: dict[str, torch.Tensor | None]) -> tuple[list, list | None, list | None]:
+        """Which ops, kernels and depths have a non-zero weight, as Python lists.
+
+        Reading them needs the weights on the host: on a GPU that waits for the device, so it
+        is done once per change of α or T (tensor versions count every in-place update), not
+        once per forward: once per round for ZO-DARTS(++), whose α moves every M batches.
+        """
+        key = (self.alpha_op._version, self.alpha_kernel._version, self.alpha_depth._version,
+               self.temperature, self.size_search, self.alpha_op.device)
+        if getattr(self, "_active_key", None) != key:
+            self._active = (
+                (w["op"] != 0).tolist(),
+                None if w["kernel"] is None else (w["kernel"] != 0).tolist(),
+                None if w["depth"] is None else (w["depth"] != 0).tolist())
+            self._active_key = key
+        return self._active
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.relaxed()
         rows = len(EDGES)
-        # One host transfer per forward decides which ops run at all.
-        op_on = (w["op"] != 0).tolist()
-        k_on = None if w["kernel"] is None else (w["kernel"] != 0).tolist()
-        d_on = None if w["depth"] is None else (w["depth"] != 0).tolist()
+        op_on, k_on, d_on = self.active(w)
         x = to_memory_format(self.stem(to_memory_format(x)))
         for s, cells in enumerate(self.stages):
             if s > 0:

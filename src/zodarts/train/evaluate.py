@@ -21,7 +21,7 @@ from zodarts.space import (budget_check, count_flops, count_params, count_params
 from zodarts.train.checkpoint import load_trained
 from zodarts.train.metrics import (confusion_matrix, majority_baseline, make_criterion,
                                    per_class_metrics, scores_from_logits, task_metrics)
-from zodarts.utils.io import atomic_write_bytes, atomic_write_text
+from zodarts.utils.io import atomic_write_bytes, atomic_write_text, read_jsonl
 from zodarts.utils.runtime import resolve_device
 
 EVAL_BATCH_SIZE = 512
@@ -136,6 +136,7 @@ def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
         "budget": budget_check(params, run_budget(paths, dataset.channels, dataset.classes)),
         "checkpoint": {"which": which, "epoch": trained.epoch},
         "seeds": run_seeds(paths), "environment": run_environment(paths),
+        "search": search_decision(paths),
         "test": results["test"],
         "val": {k: v for k, v in results["val"].items() if k != "loss"},
     }
@@ -143,6 +144,17 @@ def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
         write_predictions(paths.predictions, predictions)
         atomic_write_text(paths.eval, json.dumps(json_safe(report), indent=2) + "\n")
     return report
+
+
+def search_decision(paths: RunPaths) -> dict | None:
+    """How decided the search ended (zodarts.space.decision): from its last log line."""
+    log = read_jsonl(paths.search_log)
+    if not log or "decided" not in log[-1]:
+        return None  # a genotype given by file, or random search (no α)
+    last = log[-1]
+    return {"decided": last["decided"], "margin_min": last["margin_min"],
+            "margin_weakest": last["margin_weakest"], "epochs": len(log),
+            "decided_epochs": last.get("decided_epochs")}
 
 
 def write_predictions(path: Path, arrays: dict[str, np.ndarray]) -> None:

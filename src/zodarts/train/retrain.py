@@ -30,6 +30,8 @@ from zodarts.train.augment import MixBatch, default_flip, train_augment
 from zodarts.train.checkpoint import load_model_state, model_record, read_checkpoint
 from zodarts.train.evaluate import EVAL_BATCH_SIZE, evaluate_model
 from zodarts.train.metrics import batch_accuracy, make_criterion
+from zodarts.search.base import precision_context
+from zodarts.utils.meter import READ_EVERY, StepStats
 from zodarts.utils.io import (append_jsonl, atomic_torch_save, atomic_write_text,
                               ensure_writable, read_jsonl, write_jsonl)
 from zodarts.utils.runtime import (environment, resolve_device, rng_state, seed_everything,
@@ -153,7 +155,7 @@ class Trainer:
         c, model = self.config, self.model
         total, warmup = c.epochs * self.steps, round(c.warmup_epochs * self.steps)
         model.train()
-        loss_sum = acc_sum = 0.0
+        meter = StepStats(self.device)
         bar = tqdm(total=self.steps, desc=f"train epoch {epoch + 1}/{c.epochs}", leave=False,
                    disable=not self.progress, file=sys.stderr, dynamic_ncols=True)
         try:
@@ -166,27 +168,32 @@ class Trainer:
                     group["lr"] = lr
                 generator = torch.Generator().manual_seed(derive_seed(c.seed, epoch, i, 2))
                 x, y_a, y_b, lam = self.mix(x, y, generator)
-                logits = model(x)
-                loss = self.criterion(logits, y_a)
-                if lam < 1.0:
-                    loss = lam * loss + (1 - lam) * self.criterion(logits, y_b)
-                if not torch.isfinite(loss):
-                    self._diverged(epoch, i)
+                with precision_context(c.precision, self.device):
+                    logits = model(x)
+                    loss = self.criterion(logits, y_a)
+                    if lam < 1.0:
+                        loss = lam * loss + (1 - lam) * self.criterion(logits, y_b)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if c.grad_clip:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
                 self.optimizer.step()
-                acc = batch_accuracy(logits, y_a).item()
+                acc = batch_accuracy(logits, y_a)
                 if lam < 1.0:
-                    acc = lam * acc + (1 - lam) * batch_accuracy(logits, y_b).item()
-                loss_sum, acc_sum = loss_sum + loss.item(), acc_sum + acc
+                    acc = lam * acc + (1 - lam) * batch_accuracy(logits, y_b)
+                meter.add(i, {"train_loss": loss.detach(), "train_acc": acc})
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{acc:.3f}", lr=f"{lr:.3g}",
-                                refresh=False)
+                if (i + 1) % READ_EVERY == 0 or i + 1 == self.steps:
+                    bad = meter.first_nonfinite()
+                    if bad is not None:
+                        self._diverged(epoch, bad[0])
+                    latest = meter.latest()
+                    bar.set_postfix(loss=f"{latest['train_loss']:.3f}",
+                                    acc=f"{latest['train_acc']:.3f}", lr=f"{lr:.3g}",
+                                    refresh=False)
         finally:
             bar.close()
-        return {"train_loss": loss_sum / self.steps, "train_acc": acc_sum / self.steps, "lr": lr}
+        return {**meter.means(), "lr": lr}
 
     def _diverged(self, epoch: int, step: int) -> None:
         kept = (f"{self.paths.train_last} keeps the last good epoch"

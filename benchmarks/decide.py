@@ -1,0 +1,191 @@
+"""Does the search decide, and does what it decides beat random search at equal compute?
+
+    python benchmarks/decide.py [--datasets breastmnist,pneumoniamnist]
+        [--methods zo-darts++,zo-darts,darts-1st,darts-2nd] [--seeds 0,1,2] [--preset quick]
+        [--budget none] [--out runs/decide] [--json] [-- RUN OPTIONS...]
+
+Runs (or, re-run, completes) one `zodarts sweep` over the datasets × (methods + random) × seeds,
+every trial search → retrain → evaluate at the same preset, then reports per dataset and method:
+
+* ``steps_to_decided``: α steps until the search was decided and stayed so to its end (margins
+  of ``zodarts.space.decision``: every choice's p(top 1) − p(top 2) ≥ the run's
+  ``decided_margin``), per seed; None where it never was;
+* ``final_margin``: the smallest margin at the end (mean over seeds) and the share of decided
+  seeds;
+* ``acc_vs_random`` / ``auc_vs_random``: test ACC and AUC minus those of random search with the
+  same seed (same split, same preset; random search takes as many weight steps as ZO-DARTS++,
+  see ``zodarts.search.random_search``), as a mean with a 95% t-interval over the seeds.
+
+Writes ``decide.json`` and ``decide.md`` (with this command) into OUT, beside the sweep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from zodarts.utils.io import read_jsonl
+
+# Two-sided 95% quantiles of Student's t, by degrees of freedom (n − 1 seeds).
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+       9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def t95(df: int) -> float:
+    if df in T95:
+        return T95[df]
+    return T95[max(k for k in T95 if k <= df)] if df < 30 else 1.96
+
+
+def interval(values: list[float]) -> dict:
+    """Mean and 95% t-interval (None-free values)."""
+    n = len(values)
+    if n == 0:
+        return {"mean": None, "low": None, "high": None, "n": 0}
+    mean = statistics.fmean(values)
+    if n == 1:
+        return {"mean": mean, "low": None, "high": None, "n": 1}
+    half = t95(n - 1) * statistics.stdev(values) / math.sqrt(n)
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
+
+
+def steps_to_decided(run: Path) -> int | None:
+    """α steps taken up to the epoch from which the search stayed decided to its end."""
+    log = read_jsonl(run / "search/log.jsonl")
+    if not log or not log[-1].get("decided"):
+        return None
+    first = len(log) - 1
+    while first > 0 and log[first - 1].get("decided"):
+        first -= 1
+    epoch = log[first]["epoch"]
+    return sum(1 for r in read_jsonl(run / "search/steps.jsonl") if r["epoch"] <= epoch)
+
+
+def trial(run: Path) -> dict | None:
+    """What one finished trial contributes; None while it has no eval.json."""
+    path = run / "eval.json"
+    if not path.is_file():
+        return None
+    evaluation = json.loads(path.read_text())
+    log = read_jsonl(run / "search/log.jsonl")
+    last = log[-1] if log else {}
+    return {"acc": evaluation["test"]["acc"], "auc": evaluation["test"]["auc"],
+            "params": evaluation["params"], "decided": last.get("decided"),
+            "margin_min": last.get("margin_min"), "steps_to_decided": steps_to_decided(run),
+            "arch_steps": len(read_jsonl(run / "search/steps.jsonl"))}
+
+
+def summarise(trials: dict[tuple[str, str, int], dict]) -> dict:
+    """Per dataset and method: decidedness and the paired difference to random search."""
+    out: dict = {}
+    datasets = sorted({d for d, _, _ in trials})
+    for dataset in datasets:
+        methods = sorted({m for d, m, _ in trials if d == dataset and m != "random"})
+        rows = {}
+        for method in methods:
+            seeds = sorted(s for d, m, s in trials if d == dataset and m == method)
+            mine = [trials[dataset, method, s] for s in seeds]
+            paired = [(trials[dataset, method, s], trials[dataset, "random", s]) for s in seeds
+                      if (dataset, "random", s) in trials]
+            margins = [t["margin_min"] for t in mine if t["margin_min"] is not None]
+            rows[method] = {
+                "seeds": seeds,
+                "steps_to_decided": [t["steps_to_decided"] for t in mine],
+                "arch_steps": [t["arch_steps"] for t in mine],
+                "decided_share": (statistics.fmean(bool(t["decided"]) for t in mine)
+                                  if mine else None),
+                "final_margin": statistics.fmean(margins) if margins else None,
+                "acc": interval([t["acc"] for t in mine]),
+                "acc_vs_random": interval([a["acc"] - r["acc"] for a, r in paired]),
+                "auc_vs_random": interval([a["auc"] - r["auc"] for a, r in paired
+                                           if a["auc"] is not None and r["auc"] is not None]),
+            }
+        randoms = [t for (d, m, _), t in trials.items() if d == dataset and m == "random"]
+        out[dataset] = {"methods": rows,
+                        "random": {"acc": interval([t["acc"] for t in randoms]),
+                                   "auc": interval([t["auc"] for t in randoms
+                                                    if t["auc"] is not None])}}
+    return out
+
+
+def collect(sweep: Path, budget: str) -> dict[tuple[str, str, int], dict]:
+    """Every finished trial of the sweep folder at ``budget``: (dataset, method, seed) → trial."""
+    found = {}
+    for run in sorted(sweep.glob(f"*/*/{budget}/seed*")):
+        result = trial(run)
+        if result is not None:
+            dataset, method = run.parts[-4], run.parts[-3]
+            found[dataset, method, int(run.name.removeprefix("seed"))] = result
+    return found
+
+
+def _fmt(i: dict, digits: int = 3) -> str:
+    if i["mean"] is None:
+        return "–"
+    if i["low"] is None:
+        return f"{i['mean']:+.{digits}f}"
+    return f"{i['mean']:+.{digits}f} [{i['low']:+.{digits}f}, {i['high']:+.{digits}f}]"
+
+
+def markdown(summary: dict, command: str, preset: str) -> str:
+    lines = [f"Decidedness and searched-minus-random at equal compute (`{preset}` preset; test "
+             "split; differences paired by seed, mean [95% t-interval])", "", f"`{command}`", "",
+             "| dataset | method | α steps (run) | α steps to decided, per seed | decided | "
+             "final min margin | ACC − random | AUC − random |",
+             "|---|---|---:|---|---:|---:|---:|---:|"]
+    for dataset, d in summary.items():
+        for method, r in d["methods"].items():
+            decided = "–" if r["decided_share"] is None else f"{r['decided_share']:.0%}"
+            margin = "–" if r["final_margin"] is None else f"{r['final_margin']:.3f}"
+            to_decided = ", ".join("never" if s is None else str(s)
+                                   for s in r["steps_to_decided"])
+            run_steps = ", ".join(str(s) for s in sorted(set(r["arch_steps"])))
+            lines.append(f"| {dataset} | {method} | {run_steps} | {to_decided} | {decided} | "
+                         f"{margin} | {_fmt(r['acc_vs_random'])} | "
+                         f"{_fmt(r['auc_vs_random'])} |")
+        rnd = d["random"]
+        lines.append(f"| {dataset} | random (reference) | – | – | – | – | ACC "
+                     f"{_fmt(rnd['acc']).lstrip('+')} | AUC {_fmt(rnd['auc']).lstrip('+')} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--datasets", default="breastmnist,pneumoniamnist")
+    p.add_argument("--methods", default="zo-darts++,zo-darts,darts-1st,darts-2nd")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--preset", default="quick")
+    p.add_argument("--budget", default="none")
+    p.add_argument("--out", default="runs/decide")
+    p.add_argument("--no-run", action="store_true", help="only summarise what the folder holds")
+    p.add_argument("--json", action="store_true")
+    args, run_options = p.parse_known_args(argv)
+    run_options = [a for a in run_options if a != "--"]
+    out = Path(args.out)
+    methods = [m for m in args.methods.split(",") if m] + ["random"]
+    if not args.no_run:
+        command = [sys.executable, "-m", "zodarts.cli", "sweep", "--out", str(out),
+                   "--datasets", args.datasets, "--methods", ",".join(methods),
+                   "--budgets", args.budget, "--seeds", args.seeds, "--preset", args.preset,
+                   "--quiet", *run_options]
+        done = subprocess.run(command)
+        if done.returncode != 0:
+            print(f"decide: the sweep exited with {done.returncode}", file=sys.stderr)
+            return done.returncode
+    summary = summarise(collect(out, args.budget))
+    invocation = "python benchmarks/decide.py " + " ".join(sys.argv[1:] if argv is None
+                                                              else argv)
+    table = markdown(summary, invocation, args.preset)
+    (out / "decide.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "decide.md").write_text(table)
+    print(json.dumps(summary, indent=2) if args.json else table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
