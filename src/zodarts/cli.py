@@ -27,6 +27,8 @@ COMMANDS = (
     "report",
     "export",
     "run",
+    "sweep",
+    "sweep_report",  # registers `sweep-report`
 )
 
 
