@@ -341,3 +341,27 @@ def test_the_headline_figures_follow_the_papers_definitions(tmp_path):
 def test_sweep_report_refuses_a_folder_without_trials(tmp_path, capsys):
     assert main(["sweep-report", str(tmp_path)]) == 1
     assert "holds no sweep trials" in capsys.readouterr().err
+
+
+def test_the_progress_line_counts_trials_and_estimates_the_time_left(monkeypatch):
+    import io
+
+    from zodarts.sweep import progress as progress_module
+
+    now = [100.0]
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: now[0])
+    stream = io.StringIO()                  # not a terminal: one log line per event
+    p = progress_module.Progress(total=6, earlier=1, stream=stream)
+    assert p.eta() is None                  # nothing finished in this sweep yet
+    p.started("a", 1, "pid 1")
+    p.started("b", 1, "pid 2")
+    now[0] = 110.0
+    p.finished("a", 10.0, was_running=True)
+    p.started("c", 1, "pid 3")
+    now[0] = 114.0
+    # b has run 14 s (mean 10: done any moment), c 4 s (6 s to go); 2 queued × 10 s; 2 slots.
+    assert p.eta() == pytest.approx((0 + 6 + 2 * 10) / 2)
+    p.failed("b", "bad input", was_running=True)
+    assert p.line().startswith("sweep: 2/6 done, 1 running, 1 failed, 2 queued | 14s elapsed")
+    log = stream.getvalue()
+    assert "started a (attempt 1, pid 1)" in log and "failed b: bad input" in log

@@ -4,6 +4,7 @@ line per trial start, retry, finish and failure."""
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ class Counts:
     done: int = 0          # includes trials finished by an earlier sweep
     running: int = 0
     failed: int = 0
-    earlier: int = 0       # of ``done``: finished before this sweep started
 
     @property
     def queued(self) -> int:
@@ -37,38 +37,50 @@ class Progress:
                  stream: TextIO | None = None):
         self.stream = stream or sys.stderr
         self.live = not quiet and self.stream.isatty()
-        self.counts = Counts(total, done=earlier, earlier=earlier)
+        self.counts = Counts(total, done=earlier)
         self.began = time.monotonic()
         self._width = 0
+        self._running_since: dict[str, float] = {}   # cell → when its attempt was seen starting
+        self._durations: list[float] = []            # of this sweep's finished trials
+        self._slots = 1                              # the most trials seen running at once
 
     # ---- events -----------------------------------------------------------------------------
     def started(self, cell: str, attempt: int, where: str) -> None:
         self.counts.running += 1
+        self._running_since[cell] = time.monotonic()
+        self._slots = max(self._slots, self.counts.running)
         self._event(f"started {cell} (attempt {attempt}, {where})")
 
     def retried(self, cell: str, attempt: int, where: str) -> None:
+        self._running_since[cell] = time.monotonic()
         self._event(f"retrying {cell}: its worker died; attempt {attempt} ({where}) resumes "
                     "from the trial's checkpoints", keep=True)
 
     def finished(self, cell: str, seconds: float, was_running: bool) -> None:
         self.counts.running -= was_running
+        self._running_since.pop(cell, None)
+        self._durations.append(seconds)
         self.counts.done += 1
         self._event(f"finished {cell} in {fmt_duration(seconds)}")
 
     def failed(self, cell: str, message: str, was_running: bool) -> None:
         self.counts.running -= was_running
+        self._running_since.pop(cell, None)
         self.counts.failed += 1
         self._event(f"failed {cell}: {message}", keep=True)
 
     # ---- the line ---------------------------------------------------------------------------
     def eta(self) -> float | None:
-        """Seconds left at this sweep's own pace (trials finished by earlier sweeps excluded)."""
-        c = self.counts
-        finished_here = c.done - c.earlier + c.failed
-        left = c.running + c.queued
-        if not finished_here or not left:
+        """Seconds left, from the mean length of the trials this sweep finished: what the
+        running trials still need and the queued ones will take, spread over as many trials
+        as have run at once."""
+        if not self._durations or not (self.counts.running or self.counts.queued):
             return None
-        return (time.monotonic() - self.began) / finished_here * left
+        mean = statistics.fmean(self._durations)
+        now = time.monotonic()
+        work = self.counts.queued * mean + sum(max(0.0, mean - (now - since))
+                                               for since in self._running_since.values())
+        return work / self._slots
 
     def line(self) -> str:
         c = self.counts
