@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import sys
 from dataclasses import dataclass
@@ -93,6 +94,16 @@ def _describe(ray, address: str | None) -> Cluster:
                    max(r.get("GPU", 0.0) for r in per_node))
 
 
+def _hint(address: str | None, message: str) -> str:
+    """Why a reachable cluster may still refuse the driver: recent Rays start clusters with
+    token authentication, and a driver joins one only in that mode."""
+    if (not address or address.startswith("ray://") or os.environ.get("RAY_AUTH_MODE")
+            or "failed to connect" not in message.lower()):
+        return ""
+    return ("; if the cluster uses token authentication, set RAY_AUTH_MODE=token (and the "
+            "cluster's token in ~/.ray/auth_token or RAY_AUTH_TOKEN) for this command")
+
+
 @contextlib.contextmanager
 def ray_cluster(address: str | None, num_cpus: int | None = None) -> Iterator[Cluster]:
     """Ray for the sweep's lifetime: connect to ``address``, else start an embedded local one
@@ -116,7 +127,7 @@ def ray_cluster(address: str | None, num_cpus: int | None = None) -> Iterator[Cl
         ray.shutdown()
         lines = str(err).strip().splitlines() or [type(err).__name__]
         raise ConfigError(f"cannot start Ray{' at ' + address if address else ''}: "
-                          f"{lines[0]}") from None
+                          f"{lines[0]}{_hint(address, lines[0])}") from None
     try:
         yield _describe(ray, address)
     finally:
