@@ -21,7 +21,9 @@ from conftest import assert_same_search, make_npz
 from zodarts.cli import main
 
 TINY = ["--preset", "tiny", "--epochs", "1", "--train-epochs", "1"]
-LOCAL = ["--num-cpus", "2", "--quiet"]
+# One thread per trial: these networks are tiny, and two OpenMP threads per trial on a busy
+# two-core machine can make a trial many times slower.
+LOCAL = ["--num-cpus", "2", "--cpus-per-trial", "1", "--quiet"]
 
 
 def sweep(root: Path, *args: str) -> int:
@@ -224,6 +226,7 @@ def test_a_trial_failing_on_its_input_is_not_retried_and_the_others_go_on(tmp_pa
     assert "`broken/darts-1st/none/seed0`: failed:" in report
 
 
+@pytest.mark.slow  # an 8-epoch search run twice (killed and resumed) plus the reference run
 def test_a_killed_worker_is_retried_and_resumes_from_its_checkpoint(tmp_path):
     """kill -9 the trial's worker mid-search: Ray retries the task, the retry resumes from the
     trial's checkpoint, and the search ends as an uninterrupted one does."""
@@ -232,7 +235,7 @@ def test_a_killed_worker_is_retried_and_resumes_from_its_checkpoint(tmp_path):
     options = ["--preset", "tiny", "--epochs", "8", "--train-epochs", "1"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "zodarts.cli", "sweep", "--out", str(root), "--methods",
-         "zo-darts++", "--cpus-per-trial", "1", *options, *LOCAL],
+         "zo-darts++", *options, *LOCAL],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     trial = root / "digits/zo-darts++/none/seed0"
     pid, deadline = None, time.monotonic() + 180
@@ -365,3 +368,21 @@ def test_the_progress_line_counts_trials_and_estimates_the_time_left(monkeypatch
     assert p.line().startswith("sweep: 2/6 done, 1 running, 1 failed, 2 queued | 14s elapsed")
     log = stream.getvalue()
     assert "started a (attempt 1, pid 1)" in log and "failed b: bad input" in log
+
+
+def test_default_trial_resources_fill_the_cluster_without_oversubscribing_it():
+    from zodarts.errors import ConfigError
+    from zodarts.sweep.runner import Cluster, trial_resources
+
+    cpus_only = Cluster(None, 1, cpus=16, gpus=0, node_cpus=16, node_gpus=0)
+    r = trial_resources(cpus_only, trials=4)
+    assert (r.cpus, r.gpus, r.threads) == (4, 0, 4)
+    assert trial_resources(cpus_only, trials=100).cpus == 1
+    assert trial_resources(cpus_only, trials=1).cpus == 16
+    assert trial_resources(cpus_only, trials=3, cpus=2.5).threads == 2
+    gpus = Cluster("auto", 2, cpus=32, gpus=2, node_cpus=16, node_gpus=1)
+    r = trial_resources(gpus, trials=10)
+    assert (r.cpus, r.gpus) == (16, 1)                   # one GPU each, its node's CPUs
+    assert trial_resources(gpus, trials=10, wants_gpu=False).gpus == 0   # --device cpu
+    with pytest.raises(ConfigError, match="largest node"):
+        trial_resources(cpus_only, trials=1, cpus=32)    # a local Ray would wait forever
