@@ -72,7 +72,6 @@ def run_sweep(grid: Grid, out: str | Path, options: SweepOptions = SweepOptions(
         root.mkdir(parents=True, exist_ok=True)
         grid.save(root / GRID_FILE)
     else:
-        runner.import_ray()
         with runner.ray_cluster(options.address, options.num_cpus) as cluster:
             resources = runner.trial_resources(
                 cluster, len(plan.to_run), options.cpus_per_trial, options.gpus_per_trial,

@@ -85,13 +85,14 @@ def dataset_section(summary: SweepSummary, dataset: str, figure: Path | None) ->
     if dataset in RESNET18_28:
         acc, auc = RESNET18_28[dataset]
         filler = ["–"] * (len(header) - 6)
-        lines.append("| " + " | ".join([f"ResNet-18 (28), MedMNIST v2 Table 3", "–", "–",
+        lines.append("| " + " | ".join(["ResNet-18 (28), MedMNIST v2 Table 3", "–", "–",
                                         f"{acc:.3f}", f"{auc:.3f}",
                                         f"≈ {fmt_count(RESNET18_28_PARAMS)}", *filler]) + " |")
     mixed = {h for c in cells for h in c.hardware}
     if len(mixed) > 1:
-        lines += ["", f"Trials of this table ran on different hardware ({', '.join(sorted(tags[h] for h in mixed))}): "
-                  "their seconds are not comparable with each other."]
+        which = ", ".join(sorted(tags[h] for h in mixed))
+        lines += ["", f"Trials of this table ran on different hardware ({which}): their "
+                  "seconds are not comparable with each other."]
     if figure:
         lines += ["", f"![{dataset}: test ACC against parameters]({figure.name})"]
     return lines + [""]
