@@ -31,6 +31,8 @@ def _run_parser() -> argparse.ArgumentParser:
 def add_run_options(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("`zodarts run` options, given to every trial (see `zodarts run "
                                  "--help`)")
+    # argparse has no public list of a parser's options; _actions is the one every
+    # completion tool reads, and mirroring it keeps `sweep --help` in step with `run`.
     for action in _run_parser()._actions:
         flags = action.option_strings
         if not flags or "--help" in flags or "--out" in flags or "--quiet" in flags:
