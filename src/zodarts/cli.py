@@ -29,6 +29,8 @@ COMMANDS = (
     "report",
     "export",
     "run",
+    "sweep",
+    "sweep_report",  # registers `sweep-report`
 )
 
 

@@ -1,0 +1,22 @@
+"""`zodarts sweep-report`: the combined report of a sweep folder (also written by every sweep)."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sweep-report", help="tables and plots of a sweep folder",
+                       description="Summarise every trial of a sweep folder: mean ± std over "
+                       "seeds per dataset × method × budget (test ACC and AUC, parameters, "
+                       "FLOPs, search and retraining seconds), the ZO-DARTS++ paper's headline "
+                       "figures, ACC-against-parameters and search-time plots. Writes "
+                       "report.md, results.csv, summary.csv, results.json and PNGs into "
+                       "SWEEP_DIR; works on a sweep still running or interrupted.")
+    p.add_argument("sweep_dir", metavar="SWEEP_DIR")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from zodarts.sweep.report import write_report
+
+    print(f"report: {write_report(args.sweep_dir)}")
+    return 0

@@ -1,0 +1,95 @@
+"""A whole sweep: validate every trial, plan against what the folder holds, run the rest on Ray,
+write the report. Every check that can fail on the user's input runs before Ray starts or any
+file is written."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from zodarts.sweep.grid import Grid, build_trials
+from zodarts.sweep.progress import Progress
+from zodarts.sweep.trials import SweepPlan, plan_sweep
+from zodarts.sweep.worker import TrialOutcome
+
+GRID_FILE = "grid.yaml"
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    address: str | None = None          # None: an embedded local Ray
+    num_cpus: int | None = None         # of the local Ray (None: every core)
+    cpus_per_trial: float | None = None
+    gpus_per_trial: float | None = None
+    max_retries: int = 3                # re-runs of a trial whose worker died
+    quiet: bool = False
+
+
+@dataclass
+class SweepResult:
+    root: Path
+    plan: SweepPlan
+    outcomes: list[TrialOutcome]
+    report: Path
+
+    @property
+    def failed(self) -> list[TrialOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def grid_change(root: Path, grid: Grid, plan: SweepPlan) -> str | None:
+    """One line when the folder was swept before with another grid."""
+    path = root / GRID_FILE
+    if not path.is_file() or yaml.safe_load(path.read_text()) == grid.to_dict():
+        return None
+    kept = (f"; {plan.elsewhere} earlier trial(s) outside this grid are kept and reported"
+            if plan.elsewhere else "")
+    return (f"grid changed since the last sweep of {root}: {len(plan.new)} new trial(s) "
+            f"added{kept}")
+
+
+def run_sweep(grid: Grid, out: str | Path, options: SweepOptions = SweepOptions()
+              ) -> SweepResult:
+    from zodarts.sweep import runner
+    from zodarts.sweep.report import write_report
+
+    root = Path(out).expanduser().resolve()
+    specs = build_trials(grid, root)
+    plan = plan_sweep(root, specs)
+    change = grid_change(root, grid, plan)
+    if change:
+        _say(change)
+    outcomes: list[TrialOutcome] = []
+    if not plan.to_run:
+        _say(f"nothing to run: all {len(specs)} trials of this grid in {root} are finished")
+        root.mkdir(parents=True, exist_ok=True)
+        grid.save(root / GRID_FILE)
+    else:
+        with runner.ray_cluster(options.address, options.num_cpus) as cluster:
+            resources = runner.trial_resources(
+                cluster, len(plan.to_run), options.cpus_per_trial, options.gpus_per_trial,
+                wants_gpu=any(s.search_config.device != "cpu" for s in plan.to_run))
+            root.mkdir(parents=True, exist_ok=True)
+            grid.save(root / GRID_FILE)
+            resumed = f", {len(plan.resumed)} of them resumed" if plan.resumed else ""
+            _say(f"sweep: {len(plan.to_run)} trial(s) to run{resumed}, {len(plan.finished)} "
+                 f"finished before; on {cluster.describe()}, {resources.cpus:g} CPUs and "
+                 f"{resources.gpus:g} GPUs per trial; folder {root}")
+            progress = Progress(len(specs), len(plan.finished), quiet=options.quiet)
+            try:
+                outcomes = runner.run_trials(plan.to_run, resources, options.max_retries,
+                                             progress)
+            except KeyboardInterrupt:
+                progress.close()
+                _say("the unfinished trials keep their checkpoints: run the same command "
+                     "again to resume them")
+                raise
+            progress.close()
+    return SweepResult(root, plan, outcomes, write_report(root))
