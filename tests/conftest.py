@@ -100,3 +100,15 @@ def assert_same_search(full: Path, resumed: Path, epochs: int) -> None:
         ra.pop("seconds"), rb.pop("seconds")
         assert ra == rb
     assert (full / "genotype.json").read_text() == (resumed / "genotype.json").read_text()
+
+
+def available_devices() -> list[str]:
+    """CPU always; CUDA where torch sees a GPU (the same tests then run on both)."""
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=available_devices())
+def device(request) -> str:
+    """A device-parametrised test runs once per available device (`pytest -m devices` picks
+    them all, as benchmarks/gpu_check.sh does on a GPU machine)."""
+    return request.param

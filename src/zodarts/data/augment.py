@@ -12,6 +12,8 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
+from zodarts.utils.runtime import to_device
+
 from zodarts.data.dataset import Split
 
 
@@ -115,9 +117,11 @@ class CropFlip:
         n, c, h, w = x.shape
         p = self.padding
         offsets = torch.randint(0, 2 * p + 1, (2, n), generator=generator,
-                                device=generator.device).to(x.device)
-        flips = (torch.randint(0, 2, (n,), generator=generator, device=generator.device)
-                 .to(x.device).bool()) if self.flip else None
+                                device=generator.device)
+        offsets = to_device(offsets, x.device)
+        flips = (to_device(torch.randint(0, 2, (n,), generator=generator,
+                                         device=generator.device), x.device).bool()
+                 if self.flip else None)
 
         padded = F.pad(x, (p, p, p, p)) if p else x
         width = w + 2 * p

@@ -16,6 +16,7 @@ import torch
 from zodarts.data.augment import Augment, Normalizer
 from zodarts.data.dataset import Split
 from zodarts.errors import DataError
+from zodarts.utils.runtime import to_device
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -53,18 +54,19 @@ class BatchIterator:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def order(self, epoch: int) -> torch.Tensor:
-        """The sample order of an epoch, drawn on CPU so it is the same on every device."""
+        """The sample order of an epoch, drawn on CPU so it is the same on every device, and
+        moved to the data's device once per epoch (not once per batch)."""
         n = len(self.images)
         if not self.shuffle:
-            return torch.arange(n)
+            return torch.arange(n, device=self.device)
         generator = torch.Generator().manual_seed(derive_seed(self.seed, epoch))
-        return torch.randperm(n, generator=generator)
+        return to_device(torch.randperm(n, generator=generator), self.device)
 
     def batch(self, epoch: int, index: int, order: torch.Tensor | None = None) -> Batch:
         """Batch ``index`` of ``epoch`` (pass ``order`` to avoid recomputing the permutation)."""
         if order is None:
             order = self.order(epoch)
-        picked = order[index * self.batch_size:(index + 1) * self.batch_size].to(self.device)
+        picked = order[index * self.batch_size:(index + 1) * self.batch_size]
         x, y = self.images[picked], self.labels[picked]
         if self.augment is None:
             return self.normalizer(x), y

@@ -183,7 +183,7 @@ class Searcher:
         c = self.ctx.config
         P = net.expected_params()
         R = (torch.relu(P - hi) + torch.relu(lo - P)) / c.penalty_unit
-        return (c.penalty_scale / net.temperature) * R.float()
+        return (c.penalty_scale / net.temperature) * R.to(net.alpha_op.dtype)
 
     def val_loss(self, batch: Batch, net: SuperNet | None = None) -> torch.Tensor:
         """The architecture objective on one validation batch (with the budget penalty when on)."""

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from zodarts.data import Augment, CropFlip, default_padding
+from zodarts.utils.runtime import to_device
 
 AUGMENTS = ("none", "trivialaugment", "kornia")
 
@@ -76,9 +77,10 @@ class TrivialAugment:
         n, c = x.shape[:2]
         ops = [op for op in self.ops if op != "color" or c == 3]
         draw = {"device": generator.device}
-        choice = torch.randint(len(ops), (n,), generator=generator, **draw).to(x.device)
-        magnitude = torch.rand(n, generator=generator, **draw).to(x.device, x.dtype)
-        sign = torch.randint(0, 2, (n,), generator=generator, **draw).to(x.device, x.dtype)
+        choice = to_device(torch.randint(len(ops), (n,), generator=generator, **draw), x.device)
+        magnitude = to_device(torch.rand(n, generator=generator, **draw), x.device).to(x.dtype)
+        sign = to_device(torch.randint(0, 2, (n,), generator=generator, **draw),
+                         x.device).to(x.dtype)
         signed = magnitude * (2 * sign - 1)
 
         out = x.clone()
@@ -262,7 +264,7 @@ class MixBatch:
         use_cutmix = self.cutmix_alpha > 0 and (self.mixup_alpha <= 0 or rng.random() < 0.5)
         alpha = self.cutmix_alpha if use_cutmix else self.mixup_alpha
         lam = float(rng.beta(alpha, alpha))
-        perm = torch.from_numpy(rng.permutation(len(x))).to(x.device)
+        perm = to_device(torch.from_numpy(rng.permutation(len(x))), x.device)
         if use_cutmix:
             x, lam = _cutmix(x, perm, lam, rng)
         else:
