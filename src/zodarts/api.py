@@ -93,10 +93,10 @@ def run(dataset: str = "digits", method: str = "zo-darts++", budget: str = "none
 
     search_config = make_search_config(preset, dataset=dataset, method=method, budget=budget,
                                        **(search_settings or {}))
-    train_config = make_config(TrainConfig, TRAIN_PRESETS, preset, seed=search_config.seed,
-                               device=search_config.device,
-                               deterministic=search_config.deterministic,
-                               **(train_settings or {}))
+    shared = {name: getattr(search_config, name)
+              for name in ("seed", "device", "deterministic", "precision")}
+    train_config = make_config(TrainConfig, TRAIN_PRESETS, preset,
+                               **{**shared, **(train_settings or {})})
     return run_pipeline(search_config, train_config, out or default_out(search_config), resume,
                         progress, log=None)
 

@@ -36,6 +36,9 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--params-max", type=float, help="explicit upper parameter bound")
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="auto (CUDA when present), cpu or cuda")
+    g.add_argument("--precision", choices=["fp32", "bf16"],
+                   help="fp32 (default) or bf16 autocast for forward and backward (α and its "
+                        "estimate stay float32)")
     g.add_argument("--batch-size", type=int, help="default: the preset's (paper: the authors' "
                    "batch for the dataset)")
     g.add_argument("--steps-per-epoch", type=int, help="cap on weight steps per epoch")
@@ -69,7 +72,8 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
 
 # Flags that map one-to-one onto SearchConfig fields.
 SEARCH_FIELDS = ("dataset", "data_root", "method", "epochs", "arch_steps", "budget",
-                 "params_min", "params_max", "seed", "device", "batch_size", "steps_per_epoch",
+                 "params_min", "params_max", "seed", "device", "precision", "batch_size",
+                 "steps_per_epoch",
                  "C", "cells_per_stage", "relax", "anneal", "size_search", "size_search_start",
                  "temp_decay_every", "a_optimizer", "a_lr", "a_weight_decay", "deterministic",
                  "until_decided", "decided_margin", "decided_epochs")

@@ -94,6 +94,7 @@ def run(args) -> int:
         check_train_resume(args, args.out, prefix="train-")
     search_config = search_config_from_args(args)
     train_config = train_config_from_args(args, search_config.preset, seed=search_config.seed,
+                                          precision=search_config.precision,
                                           device=search_config.device,
                                           deterministic=search_config.deterministic)
     args.out = str(args.out or default_out(search_config))  # the interrupt message names it

@@ -9,7 +9,7 @@ from zodarts.errors import ConfigError
 
 # (flag, TrainConfig field, argparse keywords). `zodarts run` adds them with a "train-" prefix
 # beside the search's flags; the dataset, seed and device are then the search's own.
-_SHARED = ("dataset", "data_root", "seed", "device", "deterministic")
+_SHARED = ("dataset", "data_root", "seed", "device", "deterministic", "precision")
 _OPTIONS: list[tuple[str, str, dict]] = [
     ("dataset", "dataset", dict(help="dataset to train on (default: the search's, from "
                                      "RUN_DIR/config.yaml)")),
@@ -18,7 +18,9 @@ _OPTIONS: list[tuple[str, str, dict]] = [
     ("device", "device", dict(help="auto (CUDA when present), cpu or cuda")),
     ("deterministic", "deterministic", dict(action="store_true", default=None,
                                             help="deterministic kernels (slower on GPU)")),
-    ("epochs", "epochs", dict(type=int, help="training epochs (paper: 500)")),
+    ("precision", "precision", dict(choices=["fp32", "bf16"],
+                                    help="fp32 (default) or bf16 autocast")),
+    ("epochs", "epochs", dict(type=int, help="training epochs (paper: 300)")),
     ("batch-size", "batch_size", dict(type=int)),
     ("steps-per-epoch", "steps_per_epoch", dict(type=int, help="cap on steps per epoch")),
     ("C", "C", dict(type=int, help="first-stage channels (default: the genotype's)")),
