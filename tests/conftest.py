@@ -102,6 +102,28 @@ def assert_same_search(full: Path, resumed: Path, epochs: int) -> None:
     assert (full / "genotype.json").read_text() == (resumed / "genotype.json").read_text()
 
 
+def search_killed_mid_run(config, out, kill_at_step: int, monkeypatch, searcher_cls=None):
+    """Run a search into ``out`` and stop it as a kill would at its ``kill_at_step``-th training
+    batch (counted from 1): whatever was in flight is lost, the last checkpoint stays."""
+    from zodarts.search.loop import run_search
+    from zodarts.search.zo_darts import ZODartsPP
+
+    cls = searcher_cls or ZODartsPP
+    calls = {"n": 0}
+    original = cls.step
+
+    def dying(self, train_batch, val_batch):
+        calls["n"] += 1
+        if calls["n"] == kill_at_step:
+            raise KeyboardInterrupt
+        return original(self, train_batch, val_batch)
+
+    monkeypatch.setattr(cls, "step", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(config, out, progress=False, log=None)
+    monkeypatch.setattr(cls, "step", original)
+
+
 def available_devices() -> list[str]:
     """CPU always; CUDA where torch sees a GPU (the same tests then run on both)."""
     return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

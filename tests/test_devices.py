@@ -6,11 +6,10 @@ import contextlib
 import pytest
 import torch
 
-from conftest import assert_same_search
+from conftest import assert_same_search, search_killed_mid_run
 from zodarts.config import make_search_config
 from zodarts.search.base import SearchContext
 from zodarts.search.loop import SearchLoop, run_search
-from zodarts.search.zo_darts import ZODartsPP
 from zodarts.utils.io import read_jsonl
 
 pytestmark = pytest.mark.devices
@@ -23,19 +22,9 @@ def tiny(device, **settings):
 def test_a_resumed_search_equals_the_uninterrupted_one(device, tmp_path, monkeypatch):
     config = tiny(device, epochs=3)
     run_search(config, tmp_path / "full", progress=False, log=None)
-    calls = {"n": 0}
-    original = ZODartsPP.step
-
-    def dying(self, train_batch, val_batch):
-        calls["n"] += 1
-        if calls["n"] == config.steps_per_epoch + 3:  # mid-epoch 2, mid-round
-            raise KeyboardInterrupt
-        return original(self, train_batch, val_batch)
-
-    monkeypatch.setattr(ZODartsPP, "step", dying)
-    with pytest.raises(KeyboardInterrupt):
-        run_search(config, tmp_path / "cut", progress=False, log=None)
-    monkeypatch.setattr(ZODartsPP, "step", original)
+    # Killed mid-epoch 2 and mid-round.
+    search_killed_mid_run(config, tmp_path / "cut", config.steps_per_epoch + 3, monkeypatch)
+    assert len(read_jsonl(tmp_path / "cut/search/log.jsonl")) == 1  # epoch 1 only survived
     run_search(None, tmp_path / "cut", resume=True, progress=False, log=None)
     assert_same_search(tmp_path / "full", tmp_path / "cut", 3)
 

@@ -87,32 +87,6 @@ class _PenaltyOnly:
         self.ctx = type("Ctx", (), {"budget": budget, "config": config})()
 
 
-def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, monkeypatch):
-    config = tiny(epochs=3)
-    full = run_search(config, tmp_path / "full", progress=False, log=None)
-
-    # Interrupt mid-epoch 2 (after epoch 1's checkpoint): whatever was in flight is lost,
-    # exactly what a kill leaves behind.
-    calls = {"n": 0}
-    original = ZODartsPP.step
-
-    def dying_step(self, train_batch, val_batch):
-        calls["n"] += 1
-        if calls["n"] == config.steps_per_epoch + 2:
-            raise KeyboardInterrupt
-        return original(self, train_batch, val_batch)
-
-    monkeypatch.setattr(ZODartsPP, "step", dying_step)
-    with pytest.raises(KeyboardInterrupt):
-        run_search(config, tmp_path / "cut", progress=False, log=None)
-    monkeypatch.setattr(ZODartsPP, "step", original)
-    assert len(read_jsonl(tmp_path / "cut/search/log.jsonl")) == 1
-    resumed = run_search(None, tmp_path / "cut", resume=True, progress=False, log=None)
-
-    assert resumed.genotype == full.genotype
-    assert_same_search(tmp_path / "full", tmp_path / "cut", epochs=3)
-
-
 def test_resume_needs_a_checkpoint_and_refuses_to_overwrite(tmp_path):
     with pytest.raises(ConfigError, match="nothing to resume"):
         run_search(None, tmp_path / "empty", resume=True, progress=False, log=None)

@@ -125,33 +125,38 @@ def _response(net, opt, alphas, batches, val_batch, criterion, clip):
         return criterion(net(val_batch[0]), val_batch[1]).item()
 
 
-@pytest.mark.parametrize("cls,size_search", [(ZODarts, False), (ZODartsPP, True)])
-def test_searcher_directional_derivative_matches_finite_difference(cls, size_search):
-    steps = 3
-    searcher = _searcher(cls, size_search, steps)
-    net, opt = searcher.net, searcher.ctx.weight_optimizer
-    g = torch.Generator().manual_seed(5)
+def _round_from_a_saved_start(searcher, steps, seed):
+    """Warm up, keep the start (weights, optimizer, α), run one round: returns what a brute
+    force needs to rebuild the response, the round's stats and its direction."""
+    g = torch.Generator().manual_seed(seed)
     batches = [(torch.randn(16, 1, 8, 8, generator=g, dtype=torch.float64),
                 torch.randint(0, 3, (16,), generator=g)) for _ in range(steps)]
     val = (torch.randn(16, 1, 8, 8, generator=g, dtype=torch.float64),
            torch.randint(0, 3, (16,), generator=g))
     # A few warm-up steps so the momentum buffers the twin must copy are not empty.
-    for x, y in batches:
-        searcher.weight_step((x, y))
-    start_net, start_opt = copy.deepcopy(net), copy.deepcopy(opt)
-    start_alpha = [a.detach().clone() for a in net.arch_parameters()]
-
+    for batch in batches:
+        searcher.weight_step(batch)
+    start = (copy.deepcopy(searcher.net), copy.deepcopy(searcher.ctx.weight_optimizer),
+             [a.detach().clone() for a in searcher.net.arch_parameters()])
     stats = {}
     for batch in batches:
         stats = searcher.step(batch, val)
-    z = searcher.directions[0]
+    return start, batches, val, stats, searcher.directions[0]
+
+
+@pytest.mark.parametrize("cls,size_search", [(ZODarts, False), (ZODartsPP, True)])
+def test_searcher_directional_derivative_matches_finite_difference(cls, size_search):
+    steps = 3
+    searcher = _searcher(cls, size_search, steps)
+    (start_net, start_opt, start_alpha), batches, val, stats, z = \
+        _round_from_a_saved_start(searcher, steps, seed=5)
     eps = 1e-5
     plus = _response(start_net, start_opt, [a + eps * zi for a, zi in zip(start_alpha, z)],
                      batches, val, searcher.ctx.criterion, searcher.ctx.config.grad_clip)
     minus = _response(start_net, start_opt, [a - eps * zi for a, zi in zip(start_alpha, z)],
                       batches, val, searcher.ctx.criterion, searcher.ctx.config.grad_clip)
     central = (plus - minus) / (2 * eps)
-    assert stats["zo_D"] == pytest.approx(central, rel=1e-3, abs=1e-7)
+    assert float(stats["zo_D"]) == pytest.approx(central, rel=1e-3, abs=1e-7)
 
 
 @pytest.mark.parametrize("change", ["temperature", "lr"])
@@ -242,20 +247,8 @@ def test_penalised_directional_derivative_matches_finite_difference():
     searcher.options.zo_mu = searcher.options.zo_mu_min = 1e-9
     searcher.ctx.budget = (0.0, 1000.0)  # far below the supernet: the penalty is on
     assert searcher.penalty_active()
-    net, opt = searcher.net, searcher.ctx.weight_optimizer
-    g = torch.Generator().manual_seed(15)
-    batches = [(torch.randn(16, 1, 8, 8, generator=g, dtype=torch.float64),
-                torch.randint(0, 3, (16,), generator=g)) for _ in range(steps)]
-    val = (torch.randn(16, 1, 8, 8, generator=g, dtype=torch.float64),
-           torch.randint(0, 3, (16,), generator=g))
-    for batch in batches:
-        searcher.weight_step(batch)
-    start_net, start_opt = copy.deepcopy(net), copy.deepcopy(opt)
-    start_alpha = [a.detach().clone() for a in net.arch_parameters()]
-    stats = {}
-    for batch in batches:
-        stats = searcher.step(batch, val)
-    z = searcher.directions[0]
+    (start_net, start_opt, start_alpha), batches, val, stats, z = \
+        _round_from_a_saved_start(searcher, steps, seed=15)
     eps = 1e-8
 
     def penalty(alphas):

@@ -1,7 +1,11 @@
 """A second supernet whose tensors are allocated once and refreshed by copying values.
 
-ZO-DARTS(++) trains a twin at α + μz beside the main network; copying into preallocated tensors
-avoids the per-round ``deepcopy`` of the reference code (which doubles time and allocations).
+ZO-DARTS(++) trains a twin at α + μz beside the main network. The reference code deep-copies
+the supernet (and builds a fresh optimizer) every round; measured side by side on 2 CPU cores
+(BreastMNIST, C = 16, M = 10) that copy is about 1% of a round, so copying values into tensors
+allocated once saves allocations and memory churn rather than time. The twin's optimizer state
+is copied from the main network's by default (``twin_fresh_optimizer`` reproduces the
+reference's fresh one).
 """
 
 from __future__ import annotations
