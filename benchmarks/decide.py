@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                    "--datasets", args.datasets, "--methods", ",".join(methods),
                    "--budgets", args.budget, "--seeds", args.seeds, "--preset", args.preset,
                    "--quiet", *run_options]
-        done = subprocess.run(command)
+        done = subprocess.run(command, stdout=sys.stderr)  # stdout: the summary alone
         if done.returncode != 0:
             print(f"decide: the sweep exited with {done.returncode}", file=sys.stderr)
             return done.returncode

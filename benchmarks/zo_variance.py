@@ -176,7 +176,7 @@ def draw_estimates(problem: Problem, options: dict, draws: int, seed: int
 
 def summarise(name: str, estimates, derivatives, cost: int, truth: torch.Tensor) -> dict:
     cosines = [_cos(e, truth) for e in estimates]
-    n = max(1, EQUAL_COMPUTE // cost)
+    n = min(max(1, EQUAL_COMPUTE // cost), len(estimates))
     groups = [torch.stack(estimates[i:i + n]).mean(0) for i in range(0, len(estimates) - n + 1, n)]
     signs = [math.copysign(1, D) == math.copysign(1, (z @ truth).item())
              for D, z in derivatives]

@@ -4,6 +4,7 @@
 after the subpackage's modules have been imported (a plain function would be replaced then).
 """
 
+import json
 import subprocess
 import sys
 
@@ -30,7 +31,8 @@ def test_search_is_callable_and_still_the_subpackage(tmp_path):
 def test_run_returns_the_evaluation_and_report(tmp_path):
     result = zodarts.run(preset="tiny", out=tmp_path / "run")
     assert result.evaluation["dataset"] == "digits"
-    assert 0.0 <= result.evaluation["test"]["acc"] <= 1.0
+    assert result.evaluation["test"]["acc"] == json.loads(
+        (tmp_path / "run" / "eval.json").read_text())["test"]["acc"]
     assert 0.0 <= result.evaluation["test"]["majority"]["acc"] <= 1.0
     assert result.report.is_file() and result.report.name == "report.md"
     assert zodarts.evaluate(tmp_path / "run")["params"] == result.evaluation["params"]

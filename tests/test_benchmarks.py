@@ -1,6 +1,7 @@
 """The benchmark scripts run and report in the documented shape."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,3 +39,61 @@ def test_search_cost_reports_json_for_two_methods_and_the_baseline():
         assert r["ratio_vs_darts_2nd"] == pytest.approx(sum(r["ratio_runs"]) / 2)
     assert report["methods"]["darts-2nd"]["ratio_vs_darts_2nd"] == 1.0
 
+
+
+def _json_of(args, timeout=300):
+    proc = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_search_speed_reports_the_ratio_to_a_plain_step():
+    report = _json_of([ROOT / "benchmarks/search_speed.py", "--preset", "tiny", "--dataset",
+                       "digits", "--threads", "1", "--json"])
+    for phase in ("phase1", "phase2"):
+        r = report[phase]
+        assert r["ratio_to_plain"] == pytest.approx(r["sec_per_step"] / r["sec_per_plain_step"])
+        assert r["sec_per_plain_step"] > 0 and r["gflop_per_round"] > 0
+    assert report["precision"] == "fp32" and report["zo_steps"] == 2
+
+
+def test_zo_variance_compares_every_variant_with_the_reference():
+    report = _json_of([ROOT / "benchmarks/zo_variance.py", "--dataset", "digits", "--draws", "4",
+                       "--reference-pairs", "4", "--pretrain", "2", "--zo-steps", "2",
+                       "--variants", "paper,anti,hybrid", "--threads", "1", "--json"])
+    rows = {r["variant"]: r for r in report["variants"]}
+    assert set(rows) == {"first-order", "paper", "anti", "hybrid"}
+    assert (rows["paper"]["cost"], rows["anti"]["cost"], rows["hybrid"]["cost"]) == (2, 3, 2)
+    assert rows["anti"]["estimates_per_group"] == 12 // 3  # equal compute: 12 passes a batch
+    assert rows["paper"]["estimates_per_group"] == 4  # 6 wanted, only 4 drawn
+    for r in rows.values():
+        assert -1.0 <= r["cos"] <= 1.0 and r["cos"] != 0.0
+
+
+def test_decide_runs_a_sweep_and_pairs_each_seed_with_random(tmp_path):
+    out = tmp_path / "decide"
+    summary = _json_of([ROOT / "benchmarks/decide.py", "--datasets", "digits", "--methods",
+                        "zo-darts++", "--seeds", "3", "--preset", "tiny", "--out", out,
+                        "--json", "--", "--epochs", "1", "--train-epochs", "1"], timeout=600)
+    row = summary["digits"]["methods"]["zo-darts++"]
+    assert row["seeds"] == [3] and len(row["steps_to_decided"]) == 1
+    # The paired difference is that of the trials' own eval.json.
+    accs = {m: json.loads((out / "digits" / m / "none" / "seed3" / "eval.json").read_text())
+            ["test"]["acc"] for m in ("zo-darts++", "random")}
+    assert row["acc_vs_random"]["mean"] == pytest.approx(accs["zo-darts++"] - accs["random"])
+    assert (out / "decide.md").is_file() and "zo-darts++" in (out / "decide.md").read_text()
+
+
+def test_gpu_check_small_mode_runs_every_part(tmp_path):
+    proc = subprocess.run(["bash", str(ROOT / "benchmarks/gpu_check.sh"), "--small", "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr + proc.stdout[-2000:]
+    summary = json.loads(proc.stdout)
+    assert summary["ok"] and summary["small"]
+    for part in ("environment", "tests", "search_cost", "paper_search", "retraining"):
+        assert summary[part]["ok"], part
+    assert set(summary["search_speed"]) == {"fp32", "bf16"}
+    assert summary["search_speed"]["bf16"]["phase2"]["ratio_to_plain"] > 0
+    assert summary["environment"]["torch"]

@@ -16,7 +16,8 @@ from torch import nn
 from zodarts.config import SearchConfig
 from zodarts.search.protocol import resolve_method
 from zodarts.search.base import SearchContext
-from zodarts.search.zo_darts import ZODarts, ZODartsPP, directional_derivative, unit_direction
+from zodarts.search.zo_darts import (ZODarts, ZODartsPP, directional_derivative, unit_direction,
+                                     weight_term)
 from zodarts.space import SuperNet
 
 
@@ -74,18 +75,64 @@ def test_mean_estimate_aligns_with_true_hypergradient():
     assert (mean * len(alpha)).norm().item() == pytest.approx(true.norm().item(), rel=0.15)
 
 
+def _quadratic_map(seed=4, d_alpha=6, d_w=4):
+    """ω(α) = Aα + ½[αᵀQ_kα]_k: an inner solution quadratic in α, so the response
+    F(α) = ½‖Bω(α) − c‖² + dᵀα has curvature along every direction."""
+    g = torch.Generator().manual_seed(seed)
+    A = torch.randn(d_w, d_alpha, generator=g, dtype=torch.float64)
+    Q = torch.randn(d_w, d_alpha, d_alpha, generator=g, dtype=torch.float64)
+    Q = (Q + Q.transpose(1, 2)) / 2
+    B = torch.randn(3, d_w, generator=g, dtype=torch.float64)
+    c, d = (torch.randn(n, generator=g, dtype=torch.float64) for n in (3, d_alpha))
+    alpha = torch.randn(d_alpha, generator=g, dtype=torch.float64)
+
+    def omega(a):
+        return A @ a + 0.5 * torch.einsum("i,kij,j->k", a, Q, a)
+
+    jacobian = A + torch.einsum("kij,j->ki", Q, alpha)
+    g_w = B.T @ (B @ omega(alpha) - c)
+    true = d + jacobian.T @ g_w
+    return omega, alpha, d, g_w, true
+
+
+@pytest.mark.parametrize("antithetic", [False, True])
+def test_antithetic_pairs_remove_the_curvature_bias_against_the_closed_form(antithetic):
+    """At a large μ the forward difference of ω along z is off by (μ/2)·zᵀQz, the central one
+    (twins at α ± μz) is exact for a quadratic map: its D equals ∇F·z for every direction.
+    Both estimates ĝ = D·z are unbiased (the forward error is even in z, so it averages out
+    over ±z): the mean of D·z is ∇F/d, the closed form; antithetic pairs remove its variance."""
+    omega, alpha, d, g_w, true = _quadratic_map()
+    mu = 0.3
+    gen = torch.Generator().manual_seed(8)
+    errors, total, n = [], torch.zeros_like(alpha), 4000
+    for _ in range(n):
+        z = [unit_direction([alpha.shape], gen, torch.device("cpu"))[0].double()]
+        dots = [((omega(alpha + sign * mu * z[0]) - omega(alpha)) / mu) @ g_w
+                for sign in ((1.0, -1.0) if antithetic else (1.0,))]
+        D = directional_derivative([d], z, weight_term(*dots))
+        errors.append(abs(D.item() - (true @ z[0]).item()))
+        total += D * z[0]
+    bias = (total / n * len(alpha) - true).norm().item() / true.norm().item()
+    assert bias < 0.1  # the Monte Carlo mean over 4000 directions: only sampling noise
+    if antithetic:
+        assert max(errors) < 1e-9
+    else:
+        assert max(errors) > 1e-2  # the forward difference is not exact per direction
+
+
 def test_unit_direction_has_unit_length_over_all_groups():
     z = unit_direction([torch.Size([3, 5]), torch.Size([2, 2])], torch.Generator().manual_seed(0),
                        torch.device("cpu"))
     assert sum((t ** 2).sum() for t in z).item() == pytest.approx(1.0)
 
 
-def _searcher(cls, size_search, steps, seed=0):
+def _searcher(cls, size_search, steps, seed=0, antithetic=False):
     torch.manual_seed(seed)
     # A tiny μ: ReLU kinks make the response rough at the scale of the default μ, and this test
     # checks the estimator's arithmetic, not the smoothness of the landscape.
     config = resolve_method(SearchConfig(method=cls.name, C=4, cells_per_stage=2, w_lr=0.05,
-                                         options={"zo_steps": steps, "zo_mu": 1e-6}))
+                                         options={"zo_steps": steps, "zo_mu": 1e-6,
+                                                  "zo_antithetic": antithetic}))
 
     def make():
         return SuperNet(1, 3, C=4, cells_per_stage=2, relax=cls.relax, image_size=8,
@@ -144,10 +191,13 @@ def _round_from_a_saved_start(searcher, steps, seed):
     return start, batches, val, stats, searcher.directions[0]
 
 
-@pytest.mark.parametrize("cls,size_search", [(ZODarts, False), (ZODartsPP, True)])
-def test_searcher_directional_derivative_matches_finite_difference(cls, size_search):
+@pytest.mark.parametrize("cls,size_search,antithetic", [(ZODarts, False, False),
+                                                        (ZODartsPP, True, False),
+                                                        (ZODartsPP, True, True)])
+def test_searcher_directional_derivative_matches_finite_difference(cls, size_search,
+                                                                   antithetic):
     steps = 3
-    searcher = _searcher(cls, size_search, steps)
+    searcher = _searcher(cls, size_search, steps, antithetic=antithetic)
     (start_net, start_opt, start_alpha), batches, val, stats, z = \
         _round_from_a_saved_start(searcher, steps, seed=5)
     eps = 1e-5
