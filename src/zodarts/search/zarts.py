@@ -34,8 +34,11 @@ Three solvers move α (the pure rules are functions below, testable with any los
   ``ess``, the paper's diagnostic) is between 1 and N according to how much the candidates'
   losses differ on the scale τ. ``mgs_floor = 0`` gives the textbook self-normalised importance
   weights instead (normalised q, in log space), which in this many dimensions let 1/q(u_i) —
-  spread by about √(d/2) ≈ 7 nats between samples — swamp the loss: measured here, ESS ≈ 1.25
-  of 4 and the highest weight on the lowest loss about as often as chance.
+  spread by about √(d/2) ≈ 7 nats between samples — swamp the loss: on the synthetic response
+  of tests/test_searchers_correctness.py (d = 90, loss differences on the scale τ) the floored
+  weights put the largest weight on the lowest loss in 100% of 200 steps with a mean ESS of
+  3.6, the exact ones in 0% with an ESS of 1.3 (the old defaults here, σ = 0.015, λ = 0.5 with
+  exact weights, had a mean ESS of 1.25 on BreastMNIST).
 * ``zarts-rs`` — two-point random search, antithetic pairs,
   ĝ = φ(d)/(2μN) Σ_i [L(α+μu_i) − L(α−μu_i)] u_i, u_i ~ N(0, I) (φ = 1) or uniform on the
   unit sphere (``rs_sphere``, φ = d); α ← α − ξĝ (the paper's update: plain SGD on α,

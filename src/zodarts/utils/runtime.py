@@ -69,6 +69,7 @@ def environment(device: torch.device | str | None = None) -> dict:
     from zodarts import __version__
     info = {"zodarts": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
             "numpy": np.__version__, "platform": platform.platform(),
+            "threads": torch.get_num_threads(),
             "cuda": torch.version.cuda if torch.cuda.is_available() else None,
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     try:
