@@ -11,6 +11,7 @@ from conftest import make_npz
 from zodarts.config import make_search_config
 from zodarts.search.loop import SearchLoop, run_search
 from zodarts.search.protocol import batches_in_epoch, resolve_schedule
+from zodarts.search.schedule import temperature_at
 from zodarts.space.decision import is_decided, margins, top2_margin
 from zodarts.space.operations import OP_NAMES
 from zodarts.utils.io import read_jsonl
@@ -71,8 +72,27 @@ def test_arch_steps_give_the_same_alpha_steps_whatever_the_dataset_size(method, 
         steps.append(total // per_step)
         # The size phase and the temperature decays sit at fixed fractions of the search.
         assert c.size_search_start == round(0.4 * c.epochs)
-        assert c.temp_decay_every == max(1, round(0.1 * c.epochs))
+        # T × 0.75 at each tenth of the search, at epoch granularity: ten or more epochs end
+        # at the paper's last temperature, 1.5 · 0.75⁹, however many epochs that is.
+        last = temperature_at(c.epochs - 1, c, anneal=True)
+        assert last == pytest.approx(1.5 * 0.75 ** 9) or c.epochs < 10
+        assert all(temperature_at(e + 1, c, True) <= temperature_at(e, c, True)
+                   for e in range(c.epochs - 1))
     assert steps == [120, 120, 120]
+
+
+@pytest.mark.parametrize("epochs, decays", [(6, [0, 1, 3, 5, 6, 8]), (45, None), (50, None)])
+def test_the_temperature_follows_the_fraction_of_the_search_done(epochs, decays):
+    c = make_search_config("quick", arch_steps=40)
+    c.epochs = epochs
+    got = [round(math.log(temperature_at(e, c, True) / 1.5, 0.75)) for e in range(epochs)]
+    # Epoch e starts ⌊10·e/epochs⌋ tenths into the search; 45 and 50 epochs both end after 9
+    # decays (a period rounded to whole epochs gave 45 epochs 11 and 6 epochs only 5).
+    assert got == (decays or [10 * e // epochs for e in range(epochs)])
+    assert got[-1] == (8 if epochs < 10 else 9)
+    # An explicit period (the paper preset's every 5 epochs) is kept as given.
+    c.temp_decay_every = 5
+    assert temperature_at(epochs - 1, c, True) == pytest.approx(1.5 * 0.75 ** ((epochs - 1) // 5))
 
 
 def test_the_loop_takes_the_alpha_steps_it_was_given(tmp_path):

@@ -65,7 +65,8 @@ class SearchConfig:
     a_beta2: float | None = None
     a_weight_decay: float | None = None
 
-    # Temperature annealing and the size-variable phase (None: fixed fractions of the epochs).
+    # Temperature annealing and the size-variable phase. temp_decay_every None: a decay every
+    # tenth of the search (search.schedule); size_search_start None: from 40% of the epochs.
     temperature: float = 1.5
     temp_decay: float = 0.75
     temp_decay_every: int | None = 5

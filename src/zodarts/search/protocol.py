@@ -8,7 +8,8 @@ Two steps, both pure functions of a :class:`SearchConfig`:
   fixed-size space). It needs no data, so a bad request fails before any work.
 * :func:`resolve_schedule` fixes what depends on the data: the batch size (the paper's per
   dataset when unset), the epochs when the search length is given in α steps, and the size
-  phase and temperature decays at fixed fractions of the epochs when those are unset.
+  phase at a fixed fraction of the epochs when unset (the temperature then follows the
+  fraction of the search done: ``schedule.temperature_at``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from zodarts.config import PAPER_SEARCH_BATCH, SearchConfig, paper_batch
 from zodarts.errors import ConfigError
 from zodarts.search.registry import get_searcher
 
-# The paper's 50-epoch schedule as fractions: the size phase from epoch 20, T × 0.75 every 5.
+# The paper's 50-epoch schedule as a fraction: the size phase from epoch 20 (the temperature's
+# tenths are in ``schedule.temperature_at``).
 SIZE_PHASE_FRACTION = 0.4
-TEMP_DECAY_FRACTION = 0.1
 ALPHA_SWITCHES = ("relax", "anneal", "size_search")
 
 
@@ -88,8 +89,6 @@ def resolve_schedule(config: SearchConfig, dataset: str, weight_images: int, arc
         c.epochs = math.ceil(total / c.steps_per_epoch)
     if c.size_search_start is None:
         c.size_search_start = round(SIZE_PHASE_FRACTION * c.epochs)
-    if c.temp_decay_every is None:
-        c.temp_decay_every = max(1, round(TEMP_DECAY_FRACTION * c.epochs))
     return c.validate()
 
 
