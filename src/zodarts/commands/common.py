@@ -55,7 +55,9 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     a.add_argument("--size-search-start", type=int, metavar="N",
                    help="phase-1 epochs before the size-variable phase (kernels and depths are "
                         "searched from epoch N+1)")
-    a.add_argument("--temp-decay-every", type=int, help="epochs between temperature decays (default: the preset's; quick: a decay every tenth of the search)")
+    a.add_argument("--temp-decay-every", type=int,
+                   help="epochs between temperature decays (default: the preset's; quick: a "
+                        "decay every tenth of the search)")
     o = p.add_argument_group("the architecture optimizer (default: the method's own)")
     o.add_argument("--a-optimizer", choices=list(ARCH_OPTIMIZERS))
     o.add_argument("--a-lr", type=float)

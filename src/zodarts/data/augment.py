@@ -12,9 +12,8 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
-from zodarts.utils.runtime import to_device
-
 from zodarts.data.dataset import Split
+from zodarts.utils.runtime import to_device
 
 
 class Augment(Protocol):
