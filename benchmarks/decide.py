@@ -2,7 +2,7 @@
 
     python benchmarks/decide.py [--datasets breastmnist,pneumoniamnist]
         [--methods zo-darts++,zo-darts,darts-1st,darts-2nd] [--seeds 0,1,2] [--preset quick]
-        [--budget none] [--out runs/decide] [--json] [-- RUN OPTIONS...]
+        [--budget none] [--out runs/decide] [--random-from SWEEP] [--json] [-- RUN OPTIONS...]
 
 Runs (or, re-run, completes) one `zodarts sweep` over the datasets × (methods + random) × seeds,
 every trial search → retrain → evaluate at the same preset, then reports per dataset and method:
@@ -15,6 +15,11 @@ every trial search → retrain → evaluate at the same preset, then reports per
 * ``acc_vs_random`` / ``auc_vs_random``: test ACC and AUC minus those of random search with the
   same seed (same split, same preset; random search takes as many weight steps as ZO-DARTS++,
   see ``zodarts.search.random_search``), as a mean with a 95% t-interval over the seeds.
+
+``--random-from SWEEP`` pairs with the random-search trials of another sweep folder instead of
+running them again: for options under test that random search does not take (``--opt
+zo_sign=true``, ``--relax sparsemax``). Each pair must share the search budget and the retraining
+protocol (``PROTOCOL_KEYS`` and ``train/config.yaml``); a pair that does not is refused.
 
 Writes ``decide.json`` and ``decide.md`` (with this command) into OUT, beside the sweep.
 """
@@ -29,11 +34,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from zodarts.utils.io import read_jsonl
 
 # Two-sided 95% quantiles of Student's t, by degrees of freedom (n − 1 seeds).
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
        9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}
+
+
+# What a searched trial and its random-search partner must share: the data, the weight steps
+# the search may take, the space's size and budget band.
+PROTOCOL_KEYS = ("dataset", "data_root", "seed", "epochs", "batch_size", "steps_per_epoch", "C",
+                 "cells_per_stage", "budget", "params_min", "params_max")
 
 
 def t95(df: int) -> float:
@@ -113,15 +126,43 @@ def summarise(trials: dict[tuple[str, str, int], dict]) -> dict:
     return out
 
 
-def collect(sweep: Path, budget: str) -> dict[tuple[str, str, int], dict]:
-    """Every finished trial of the sweep folder at ``budget``: (dataset, method, seed) → trial."""
-    found = {}
+def collect(sweep: Path, budget: str, random_from: Path | None = None
+            ) -> dict[tuple[str, str, int], dict]:
+    """Every finished trial of the sweep folder at ``budget``: (dataset, method, seed) → trial,
+    random search's taken from ``random_from`` when given."""
+    found, runs = {}, {}
     for run in sorted(sweep.glob(f"*/*/{budget}/seed*")):
+        if random_from is None or run.parts[-3] != "random":
+            runs[run.parts[-4], run.parts[-3], int(run.name.removeprefix("seed"))] = run
+    if random_from is not None:
+        for run in sorted(random_from.glob(f"*/random/{budget}/seed*")):
+            runs[run.parts[-4], "random", int(run.name.removeprefix("seed"))] = run
+    for key, run in runs.items():
         result = trial(run)
         if result is not None:
-            dataset, method = run.parts[-4], run.parts[-3]
-            found[dataset, method, int(run.name.removeprefix("seed"))] = result
+            found[key] = result
+    if random_from is not None:
+        for (dataset, method, seed), run in runs.items():
+            pair = (dataset, method, seed), (dataset, "random", seed)
+            if method != "random" and all(k in found for k in pair):
+                check_same_protocol(run, runs[pair[1]])
     return found
+
+
+def check_same_protocol(run: Path, partner: Path) -> None:
+    """Refuse a pair of trials whose search budget or retraining differ."""
+    def load(path: Path) -> dict:
+        return yaml.safe_load(path.read_text()) if path.is_file() else {}
+
+    ours, theirs = load(run / "config.yaml"), load(partner / "config.yaml")
+    differ = [k for k in PROTOCOL_KEYS if ours.get(k) != theirs.get(k)]
+    if load(run / "train/config.yaml") != load(partner / "train/config.yaml"):
+        differ.append("train/config.yaml")
+    if differ:
+        raise SystemExit(f"decide: {run} and the random-search trial {partner} were not run "
+                         f"under the same protocol ({', '.join(differ)} differ); pair with "
+                         "random trials of the same preset and data, or drop --random-from to "
+                         "run them here")
 
 
 def _fmt(i: dict, digits: int = 3) -> str:
@@ -163,11 +204,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", default="none")
     p.add_argument("--out", default="runs/decide")
     p.add_argument("--no-run", action="store_true", help="only summarise what the folder holds")
+    p.add_argument("--random-from", type=Path, metavar="SWEEP",
+                   help="pair with the random-search trials of this sweep folder")
     p.add_argument("--json", action="store_true")
     args, run_options = p.parse_known_args(argv)
     run_options = [a for a in run_options if a != "--"]
     out = Path(args.out)
-    methods = [m for m in args.methods.split(",") if m] + ["random"]
+    methods = [m for m in args.methods.split(",") if m]
+    if args.random_from is None:
+        methods.append("random")
+    elif not args.random_from.is_dir():
+        print(f"decide: --random-from {args.random_from} is not a folder", file=sys.stderr)
+        return 2
     if not args.no_run:
         command = [sys.executable, "-m", "zodarts.cli", "sweep", "--out", str(out),
                    "--datasets", args.datasets, "--methods", ",".join(methods),
@@ -177,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         if done.returncode != 0:
             print(f"decide: the sweep exited with {done.returncode}", file=sys.stderr)
             return done.returncode
-    summary = summarise(collect(out, args.budget))
+    summary = summarise(collect(out, args.budget, args.random_from))
     invocation = "python benchmarks/decide.py " + " ".join(sys.argv[1:] if argv is None
                                                               else argv)
     table = markdown(summary, invocation, args.preset)

@@ -85,6 +85,40 @@ def test_decide_runs_a_sweep_and_pairs_each_seed_with_random(tmp_path):
     assert (out / "decide.md").is_file() and "zo-darts++" in (out / "decide.md").read_text()
 
 
+def _fake_trial(run, acc, epochs=10, train_epochs=5, method="zo-darts++"):
+    """The files decide.py reads from a finished trial."""
+    (run / "search").mkdir(parents=True)
+    (run / "train").mkdir()
+    (run / "eval.json").write_text(json.dumps({"test": {"acc": acc, "auc": 0.5},
+                                               "params": 1000}))
+    (run / "config.yaml").write_text(f"dataset: digits\nmethod: {method}\nseed: 0\n"
+                                     f"epochs: {epochs}\nbatch_size: 16\nC: 4\n")
+    (run / "train/config.yaml").write_text(f"epochs: {train_epochs}\n")
+    (run / "search/log.jsonl").write_text(json.dumps({"epoch": 0, "decided": False,
+                                                      "margin_min": 0.01}) + "\n")
+    (run / "search/steps.jsonl").write_text(json.dumps({"epoch": 0, "step": 0}) + "\n")
+
+
+@pytest.mark.parametrize("differ", [None, "epochs", "train"])
+def test_decide_pairs_with_random_trials_of_another_sweep_under_the_same_protocol(tmp_path,
+                                                                                  differ):
+    _fake_trial(tmp_path / "a/digits/zo-darts++/none/seed0", 0.8,
+                epochs=11 if differ == "epochs" else 10,
+                train_epochs=6 if differ == "train" else 5)
+    _fake_trial(tmp_path / "b/digits/random/none/seed0", 0.7, method="random")
+    args = [sys.executable, ROOT / "benchmarks/decide.py", "--no-run", "--out", tmp_path / "a",
+            "--random-from", tmp_path / "b", "--json"]
+    proc = subprocess.run(list(map(str, args)), capture_output=True, text=True, timeout=120)
+    if differ is None:
+        assert proc.returncode == 0, proc.stderr
+        row = json.loads(proc.stdout)["digits"]["methods"]["zo-darts++"]
+        assert row["acc_vs_random"]["mean"] == pytest.approx(0.1)
+    else:
+        assert proc.returncode != 0
+        assert "same protocol" in proc.stderr
+        assert ("epochs" if differ == "epochs" else "train/config.yaml") in proc.stderr
+
+
 def test_gpu_check_small_mode_runs_every_part(tmp_path):
     proc = subprocess.run(["bash", str(ROOT / "benchmarks/gpu_check.sh"), "--small", "--out",
                            str(tmp_path)], capture_output=True, text=True, timeout=600,

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from zodarts.config import SearchConfig
+from zodarts.errors import ConfigError
 from zodarts.search.protocol import resolve_method
 from zodarts.search.base import SearchContext
 from zodarts.search.zo_darts import (ZODarts, ZODartsPP, directional_derivative, unit_direction,
@@ -75,6 +76,30 @@ def test_mean_estimate_aligns_with_true_hypergradient():
     assert (mean * len(alpha)).norm().item() == pytest.approx(true.norm().item(), rel=0.15)
 
 
+def test_sign_estimate_points_along_the_hypergradient_under_heavy_tailed_noise():
+    """zo_sign's ĝ = sign(D)·z: with D = ∇F·z plus symmetric heavy-tailed noise (Cauchy, the
+    shape of a search's D, whose first value is thousands of times the rest), the mean of the
+    sign estimates still points along ∇F, and closer than the mean of D·z, which a few
+    outliers carry."""
+    A, B, c, d, alpha, w0 = _quadratic(seed=3)
+    true = A.T @ B.T @ (B @ (A @ alpha) - c) + d
+    gen = torch.Generator().manual_seed(2)
+    noise = torch.distributions.Cauchy(0.0, 1.0)
+    torch.manual_seed(0)
+    plain, signed, n = torch.zeros_like(alpha), torch.zeros_like(alpha), 3000
+    for _ in range(n):
+        z = [unit_direction([alpha.shape], gen, torch.device("cpu"))[0].double()]
+        D = _estimate(A, B, c, d, alpha, w0, z, mu=1e-4) + true.norm() * noise.sample().double()
+        plain += D * z[0]
+        signed += torch.sign(D) * z[0]
+
+    def cosine(v):
+        return torch.nn.functional.cosine_similarity(v, true, dim=0).item()
+
+    assert cosine(signed) > 0.9
+    assert cosine(signed) > cosine(plain) + 0.2
+
+
 def _quadratic_map(seed=4, d_alpha=6, d_w=4):
     """ω(α) = Aα + ½[αᵀQ_kα]_k: an inner solution quadratic in α, so the response
     F(α) = ½‖Bω(α) − c‖² + dᵀα has curvature along every direction."""
@@ -126,13 +151,13 @@ def test_unit_direction_has_unit_length_over_all_groups():
     assert sum((t ** 2).sum() for t in z).item() == pytest.approx(1.0)
 
 
-def _searcher(cls, size_search, steps, seed=0, antithetic=False):
+def _searcher(cls, size_search, steps, seed=0, antithetic=False, **options):
     torch.manual_seed(seed)
     # A tiny μ: ReLU kinks make the response rough at the scale of the default μ, and this test
     # checks the estimator's arithmetic, not the smoothness of the landscape.
     config = resolve_method(SearchConfig(method=cls.name, C=4, cells_per_stage=2, w_lr=0.05,
                                          options={"zo_steps": steps, "zo_mu": 1e-6,
-                                                  "zo_antithetic": antithetic}))
+                                                  "zo_antithetic": antithetic, **options}))
 
     def make():
         return SuperNet(1, 3, C=4, cells_per_stage=2, relax=cls.relax, image_size=8,
@@ -207,6 +232,21 @@ def test_searcher_directional_derivative_matches_finite_difference(cls, size_sea
                       batches, val, searcher.ctx.criterion, searcher.ctx.config.grad_clip)
     central = (plus - minus) / (2 * eps)
     assert float(stats["zo_D"]) == pytest.approx(central, rel=1e-3, abs=1e-7)
+
+
+def test_zo_sign_steps_along_the_sign_of_D_with_unit_length():
+    steps = 3
+    searcher = _searcher(ZODarts, False, steps, zo_sign=True)
+    *_, stats, z = _round_from_a_saved_start(searcher, steps, seed=5)
+    D = float(stats["zo_D"])
+    assert D != 0
+    for estimate, zi in zip(searcher.last_estimate, z):
+        torch.testing.assert_close(estimate, (1.0 if D > 0 else -1.0) * zi.to(estimate.dtype))
+
+
+def test_zo_sign_with_the_hybrid_estimator_is_refused():
+    with pytest.raises(ConfigError, match="zo_sign"):
+        _searcher(ZODarts, False, 3, zo_sign=True, zo_estimator="hybrid")
 
 
 @pytest.mark.parametrize("change", ["temperature", "lr"])

@@ -62,6 +62,7 @@ class ZOOptions:
     zo_directions: int = 1           # q: directions averaged per step
     zo_antithetic: bool = False      # twins at α ± μz: a central difference per direction
     zo_estimator: str = "paper"      # paper: ĝ = D·z; hybrid: the explicit part exactly
+    zo_sign: bool = False            # ĝ = sign(D)·z: a step's length no longer follows |D|
     zo_overlap: bool = True          # CUDA: twins step on their own streams beside the main one
     twin_fresh_optimizer: bool = False  # True reproduces the reference code's fresh twin optimizer
 
@@ -72,6 +73,13 @@ class ZODarts(Searcher):
     * ``paper``: ĝ = mean_q D_q·z_q, D = g_α·z + J_z, J_z = ((ω′ − ω)/μ)·g_ω (E[ĝ] = ∇/d).
     * ``zo_antithetic``: J_z = ((ω′₊ − ω′₋)/2μ)·g_ω from twins at α ± μz (two twins per
       direction), which cancels the even part of the response's change along z.
+    * ``zo_sign``: ĝ = mean_q sign(D_q)·z_q. D is heavy-tailed: the first round's |D| is
+      200–5,000× the later median (μ = 0.005·‖α_op‖ is ~5e-5 at the initial α, and the fresh
+      weights move fast), and Adam's second moment (β₂ = 0.999) keeps that one value for the
+      rest of a short search, so every later step is ~1e-3 of lr: α stays where the first step
+      put it. With the sign, every step has unit length, as in ZO-signSGD (Liu et al., ICLR
+      2019), which takes the sign per coordinate instead. For D = ∇F·z + symmetric noise, E[ĝ]
+      still points along ∇F.
     * ``hybrid``: ĝ = g_α/d + mean_q J_{z_q}·z_q. The explicit gradient g_α costs nothing extra
       (the validation backward computes it anyway), so only the implicit part is left to the
       random directions; E[ĝ] = (g_α + J)/d is unchanged.
@@ -107,6 +115,10 @@ class ZODarts(Searcher):
         if o.zo_estimator not in ESTIMATORS:
             raise ConfigError(f"zo_estimator must be one of {', '.join(ESTIMATORS)} "
                               f"(got {o.zo_estimator!r})")
+        if o.zo_sign and o.zo_estimator == "hybrid":
+            raise ConfigError("zo_sign keeps only the sign of D, and the hybrid estimator does not "
+                              "step along D·z: use one of the two (zo_estimator paper with "
+                              "zo_sign, or hybrid without it)")
         if self.arch_optimizer is None:
             raise ConfigError(f"{self.name} steps α along its estimate: it needs an α optimizer "
                               "(--a-optimizer adam or sgd)")
@@ -196,7 +208,7 @@ class ZODarts(Searcher):
             J = self.implicit_term(i, g_weights)
             D = directional_derivative(g_alpha, z, J)
             derivatives.append(D)
-            coefficient = J if hybrid else D
+            coefficient = J if hybrid else (torch.sign(D) if self.options.zo_sign else D)
             for est, zi in zip(estimate, z):
                 est.add_(coefficient.to(est.dtype) * zi, alpha=1.0 / q)
         return estimate, derivatives
