@@ -8,8 +8,10 @@ Runs (or, re-run, completes) one `zodarts sweep` over the datasets × (methods +
 every trial search → retrain → evaluate at the same preset, then reports per dataset and method:
 
 * ``steps_to_decided``: α steps until the search was decided and stayed so to its end (margins
-  of ``zodarts.space.decision``: every choice's p(top 1) − p(top 2) ≥ the run's
-  ``decided_margin``), per seed; None where it never was;
+  of ``zodarts.space.decision``: every choice that shapes the network has p(top 1) − p(top 2)
+  ≥ the run's ``decided_margin``; recomputed from each epoch's distributions in
+  search/alphas.jsonl, so older runs are judged by the current measure), per seed; None where
+  it never was;
 * ``final_margin``: the smallest margin at the end (mean over seeds) and the share of decided
   seeds;
 * ``acc_vs_random`` / ``auc_vs_random``: test ACC and AUC minus those of random search with the
@@ -34,8 +36,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
 import yaml
 
+from zodarts.space.decision import is_decided, margins
 from zodarts.utils.io import read_jsonl
 
 # Two-sided 95% quantiles of Student's t, by degrees of freedom (n − 1 seeds).
@@ -67,15 +71,31 @@ def interval(values: list[float]) -> dict:
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
 
 
-def steps_to_decided(run: Path) -> int | None:
-    """α steps taken up to the epoch from which the search stayed decided to its end."""
+def decisions(run: Path) -> list[tuple[int, bool, float]]:
+    """Per logged epoch: (epoch, decided, smallest margin), recomputed from the run's relaxed
+    distributions (search/alphas.jsonl) by the current ``zodarts.space.decision``, so runs
+    made before a change of the measure are read alike; empty for a method without α."""
     log = read_jsonl(run / "search/log.jsonl")
-    if not log or not log[-1].get("decided"):
+    if not log or "decided" not in log[-1]:
+        return []
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    out = []
+    for row in read_jsonl(run / "search/alphas.jsonl"):
+        m = margins({k: None if row.get(k) is None else torch.tensor(row[k])
+                     for k in ("op", "kernel", "depth")})
+        out.append((row["epoch"], is_decided(m, config["decided_margin"], config["size_search"]),
+                    m.minimum()))
+    return out
+
+
+def steps_to_decided(run: Path, decided: list[tuple[int, bool, float]]) -> int | None:
+    """α steps taken up to the epoch from which the search stayed decided to its end."""
+    if not decided or not decided[-1][1]:
         return None
-    first = len(log) - 1
-    while first > 0 and log[first - 1].get("decided"):
+    first = len(decided) - 1
+    while first > 0 and decided[first - 1][1]:
         first -= 1
-    epoch = log[first]["epoch"]
+    epoch = decided[first][0]
     return sum(1 for r in read_jsonl(run / "search/steps.jsonl") if r["epoch"] <= epoch)
 
 
@@ -85,11 +105,12 @@ def trial(run: Path) -> dict | None:
     if not path.is_file():
         return None
     evaluation = json.loads(path.read_text())
-    log = read_jsonl(run / "search/log.jsonl")
-    last = log[-1] if log else {}
+    decided = decisions(run)
     return {"acc": evaluation["test"]["acc"], "auc": evaluation["test"]["auc"],
-            "params": evaluation["params"], "decided": last.get("decided"),
-            "margin_min": last.get("margin_min"), "steps_to_decided": steps_to_decided(run),
+            "params": evaluation["params"],
+            "decided": decided[-1][1] if decided else None,
+            "margin_min": decided[-1][2] if decided else None,
+            "steps_to_decided": steps_to_decided(run, decided),
             "arch_steps": len(read_jsonl(run / "search/steps.jsonl"))}
 
 
@@ -105,14 +126,15 @@ def summarise(trials: dict[tuple[str, str, int], dict]) -> dict:
             mine = [trials[dataset, method, s] for s in seeds]
             paired = [(trials[dataset, method, s], trials[dataset, "random", s]) for s in seeds
                       if (dataset, "random", s) in trials]
-            margins = [t["margin_min"] for t in mine if t["margin_min"] is not None]
+            final_margins = [t["margin_min"] for t in mine if t["margin_min"] is not None]
             rows[method] = {
                 "seeds": seeds,
                 "steps_to_decided": [t["steps_to_decided"] for t in mine],
                 "arch_steps": [t["arch_steps"] for t in mine],
                 "decided_share": (statistics.fmean(bool(t["decided"]) for t in mine)
                                   if mine else None),
-                "final_margin": statistics.fmean(margins) if margins else None,
+                "final_margin": (statistics.fmean(final_margins) if final_margins
+                                 else None),
                 "acc": interval([t["acc"] for t in mine]),
                 "acc_vs_random": interval([a["acc"] - r["acc"] for a, r in paired]),
                 "auc_vs_random": interval([a["auc"] - r["auc"] for a, r in paired

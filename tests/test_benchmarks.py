@@ -92,10 +92,14 @@ def _fake_trial(run, acc, epochs=10, train_epochs=5, method="zo-darts++"):
     (run / "eval.json").write_text(json.dumps({"test": {"acc": acc, "auc": 0.5},
                                                "params": 1000}))
     (run / "config.yaml").write_text(f"dataset: digits\nmethod: {method}\nseed: 0\n"
-                                     f"epochs: {epochs}\nbatch_size: 16\nC: 4\n")
+                                     f"epochs: {epochs}\nbatch_size: 16\nC: 4\n"
+                                     "decided_margin: 0.1\nsize_search: false\n")
     (run / "train/config.yaml").write_text(f"epochs: {train_epochs}\n")
     (run / "search/log.jsonl").write_text(json.dumps({"epoch": 0, "decided": False,
-                                                      "margin_min": 0.01}) + "\n")
+                                                      "margin_min": 0.0}) + "\n")
+    skip_wins = [[0.1, 0.6, 0.1, 0.1, 0.1]] * 18  # every edge: skip_connect by a margin of 0.5
+    (run / "search/alphas.jsonl").write_text(json.dumps({"epoch": 0, "op": skip_wins,
+                                                         "kernel": None, "depth": None}) + "\n")
     (run / "search/steps.jsonl").write_text(json.dumps({"epoch": 0, "step": 0}) + "\n")
 
 
@@ -113,6 +117,8 @@ def test_decide_pairs_with_random_trials_of_another_sweep_under_the_same_protoco
         assert proc.returncode == 0, proc.stderr
         row = json.loads(proc.stdout)["digits"]["methods"]["zo-darts++"]
         assert row["acc_vs_random"]["mean"] == pytest.approx(0.1)
+        # Decidedness recomputed from the distributions, not the log's flag.
+        assert row["decided_share"] == 1.0 and row["final_margin"] == pytest.approx(0.5)
     else:
         assert proc.returncode != 0
         assert "same protocol" in proc.stderr

@@ -25,10 +25,14 @@ def test_top2_margin():
     assert top2_margin(torch.ones(3, 1)).tolist() == [1.0, 1.0, 1.0]  # one choice: decided
 
 
+SKIP, NONE = OP_NAMES.index("skip_connect"), OP_NAMES.index("none")
+
+
 def _relaxed(op_margin=0.5, kernel=None, depth=None):
+    """Every edge chooses skip_connect (every edge live) over none by ``op_margin``."""
     op = torch.full((18, 5), 0.1)
-    op[:, 0] = 0.1 + op_margin / 2
-    op[:, 1] = 0.1 - op_margin / 2 + 0.1
+    op[:, SKIP] = 0.1 + op_margin / 2
+    op[:, NONE] = 0.1 - op_margin / 2 + 0.1
     op = op / op.sum(1, keepdim=True)
     return {"op": op, "kernel": kernel, "depth": depth}
 
@@ -49,6 +53,24 @@ def test_margins_take_every_choice_that_shapes_the_network():
     m = margins(relaxed)
     assert m.minimum() == pytest.approx(0.05) and m.weakest() == "stage 1 (depth)"
     assert not is_decided(m, 0.1, size_search=True) and is_decided(m, 0.04, size_search=True)
+
+
+def test_an_edge_the_other_choices_leave_dead_does_not_count():
+    """Stage 0's node 1 feeds nothing once edges 2←1 and 3←1 choose none, so edge 1←0 (row 0)
+    is dead whatever it chooses: a near-tie there does not make the search undecided. Edge 2←1
+    (row 2), which chose none, still counts: an operation there would be live."""
+    relaxed = _relaxed(op_margin=0.5)
+    for row in (2, 4):  # 2←1 and 3←1 choose none
+        relaxed["op"][row] = torch.tensor([0.7, 0.1, 0.1, 0.05, 0.05])
+    relaxed["op"][0] = torch.tensor([0.19, 0.21, 0.2, 0.2, 0.2])  # a near-tie on the dead edge
+    m = margins(relaxed)
+    assert m.op[0] is None
+    assert m.op[2] == pytest.approx(0.6) and m.op[4] == pytest.approx(0.6)
+    assert m.minimum() == pytest.approx(m.op[1]) and is_decided(m, 0.1, size_search=False)
+    relaxed["op"][4] = torch.tensor([0.1, 0.7, 0.1, 0.05, 0.05])  # 3←1 live again: 1←0 counts
+    m = margins(relaxed)
+    assert m.op[0] == pytest.approx(0.01) and not is_decided(m, 0.1, size_search=False)
+    assert m.weakest() == "stage 0, edge 1←0 (operation)"
 
 
 def test_a_size_search_is_not_decided_before_its_size_phase():

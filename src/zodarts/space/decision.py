@@ -6,8 +6,13 @@ the genotype says more about noise than about the data. The margin of a row is p
 p(top 2) of its relaxed distribution; a search is *decided* when every margin that shapes the
 network is at least a threshold:
 
-* every edge's operation (18 rows);
-* in the size-variable phase, the kernel of every edge whose chosen operation is the
+* every edge's operation (18 rows), except on an edge that the other edges' choices leave
+  dead: its source unreachable from the cell's input or its destination cut off from the output
+  (``genotype.live_edges``), so whatever it chooses, the network neither builds nor counts it.
+  Sparsemax makes such edges exactly dead in the supernet too: they get no gradient, α's weight
+  decay pulls them back to uniform, and counting them would call an architecture undecided over
+  choices it does not contain;
+* in the size-variable phase, the kernel of every live edge whose chosen operation is the
   kernel-variable conv, and every stage's depth.
 
 A search with size search on is never decided before its size phase: the kernels and depths it
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from zodarts.space.genotype import EDGES
+from zodarts.space.genotype import EDGES, live_edges
 from zodarts.space.operations import OP_NAMES
 
 CONV = OP_NAMES.index("conv_kxk")
@@ -41,13 +46,13 @@ def top2_margin(p: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Margins:
-    op: list[float]                  # per edge (stage-major, 18)
-    kernel: list[float | None] | None  # per edge whose chosen op is the conv; None: phase 1
+    op: list[float | None]           # per edge (stage-major, 18); None: a dead edge
+    kernel: list[float | None] | None  # per live edge whose chosen op is the conv; None: phase 1
     depth: list[float] | None        # per stage; None: phase 1
 
     def values(self) -> list[float]:
         """Every margin that shapes the derived network."""
-        out = list(self.op)
+        out = [m for m in self.op if m is not None]
         out += [m for m in self.kernel or [] if m is not None]
         out += list(self.depth or [])
         return out
@@ -59,7 +64,7 @@ class Margins:
         """Where the smallest margin is, for a person: 'stage 1, edge 3←0 (operation)'."""
         rows = len(EDGES)
         candidates = [(m, f"stage {r // rows}, edge {EDGES[r % rows][1]}←{EDGES[r % rows][0]} "
-                          "(operation)") for r, m in enumerate(self.op)]
+                          "(operation)") for r, m in enumerate(self.op) if m is not None]
         candidates += [(m, f"stage {r // rows}, edge {EDGES[r % rows][1]}←{EDGES[r % rows][0]} "
                            "(kernel)") for r, m in enumerate(self.kernel or []) if m is not None]
         candidates += [(m, f"stage {s} (depth)") for s, m in enumerate(self.depth or [])]
@@ -69,16 +74,33 @@ class Margins:
         return {"op": self.op, "kernel": self.kernel, "depth": self.depth}
 
 
+def edges_that_matter(chosen: list[int]) -> list[bool]:
+    """Per edge (stage-major), whether its choice can change the network given the other edges'
+    chosen operations (indices into OP_NAMES): whether it would be live with any operation on
+    it. An edge that chose ``none`` matters when an operation there would be live."""
+    rows = len(EDGES)
+    matter = []
+    for start in range(0, len(chosen), rows):
+        names = [OP_NAMES[i] for i in chosen[start:start + rows]]
+        for e in range(rows):
+            with_op = names[:e] + ["skip_connect"] + names[e + 1:]
+            matter.append(live_edges(with_op)[e])
+    return matter
+
+
 def margins(relaxed: dict[str, torch.Tensor | None]) -> Margins:
     """The margins of relaxed distributions as ``SuperNet.relaxed()`` returns them."""
     op = relaxed["op"].detach()
+    chosen = op.argmax(-1).tolist()
+    matter = edges_that_matter(chosen)
+    op_margins = [m if on else None for m, on in zip(top2_margin(op).tolist(), matter)]
     kernel = depth = None
     if relaxed["kernel"] is not None:
-        chosen_conv = op.argmax(-1) == CONV
         k = top2_margin(relaxed["kernel"].detach())
-        kernel = [float(m) if on else None for m, on in zip(k.tolist(), chosen_conv.tolist())]
+        kernel = [float(m) if c == CONV and on else None
+                  for m, c, on in zip(k.tolist(), chosen, matter)]
         depth = top2_margin(relaxed["depth"].detach()).tolist()
-    return Margins(top2_margin(op).tolist(), kernel, depth)
+    return Margins(op_margins, kernel, depth)
 
 
 def is_decided(m: Margins, threshold: float, size_search: bool) -> bool:
