@@ -2,7 +2,8 @@
 
     python benchmarks/decide.py [--datasets breastmnist,pneumoniamnist]
         [--methods zo-darts++,zo-darts,darts-1st,darts-2nd] [--seeds 0,1,2] [--preset quick]
-        [--budget none] [--out runs/decide] [--random-from SWEEP] [--json] [-- RUN OPTIONS...]
+        [--budget none] [--out runs/decide] [--also SWEEP] [--random-from SWEEP] [--json]
+        [-- RUN OPTIONS...]
 
 Runs (or, re-run, completes) one `zodarts sweep` over the datasets × (methods + random) × seeds,
 every trial search → retrain → evaluate at the same preset, then reports per dataset and method:
@@ -18,10 +19,12 @@ every trial search → retrain → evaluate at the same preset, then reports per
   same seed (same split, same preset; random search takes as many weight steps as ZO-DARTS++,
   see ``zodarts.search.random_search``), as a mean with a 95% t-interval over the seeds.
 
+``--also SWEEP`` reads more trials from other sweep folders (more seeds, run later).
 ``--random-from SWEEP`` pairs with the random-search trials of another sweep folder instead of
 running them again: for options under test that random search does not take (``--opt
-zo_sign=true``, ``--relax sparsemax``). Each pair must share the search budget and the retraining
-protocol (``PROTOCOL_KEYS`` and ``train/config.yaml``); a pair that does not is refused.
+zo_sign=true``, ``--relax sparsemax``). Every pair must share the data, the search budget and
+the retraining (``PROTOCOL_KEYS`` and ``train/config.yaml``), and one method's seeds their
+settings (``SETTINGS_KEYS``); trials that do not are refused.
 
 Writes ``decide.json`` and ``decide.md`` (with this command) into OUT, beside the sweep.
 """
@@ -49,8 +52,13 @@ T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8:
 
 # What a searched trial and its random-search partner must share: the data, the weight steps
 # the search may take, the space's size and budget band.
-PROTOCOL_KEYS = ("dataset", "data_root", "seed", "epochs", "batch_size", "steps_per_epoch", "C",
+PROTOCOL_KEYS = ("dataset", "data_root", "epochs", "batch_size", "steps_per_epoch", "C",
                  "cells_per_stage", "budget", "params_min", "params_max")
+# What one method's seeds must share besides: how it searches.
+SETTINGS_KEYS = PROTOCOL_KEYS + ("method", "relax", "anneal", "size_search", "a_optimizer",
+                                 "a_lr", "a_beta1", "a_beta2", "a_weight_decay", "temperature",
+                                 "temp_decay", "size_search_start", "decided_margin",
+                                 "options")
 
 
 def t95(df: int) -> float:
@@ -148,43 +156,60 @@ def summarise(trials: dict[tuple[str, str, int], dict]) -> dict:
     return out
 
 
-def collect(sweep: Path, budget: str, random_from: Path | None = None
+def trial_folders(sweep: Path, budget: str, methods: str = "*") -> dict[tuple[str, str, int], Path]:
+    return {(run.parts[-4], run.parts[-3], int(run.name.removeprefix("seed"))): run
+            for run in sorted(sweep.glob(f"*/{methods}/{budget}/seed*"))}
+
+
+def collect(sweeps: list[Path], budget: str, random_from: Path | None = None
             ) -> dict[tuple[str, str, int], dict]:
-    """Every finished trial of the sweep folder at ``budget``: (dataset, method, seed) → trial,
-    random search's taken from ``random_from`` when given."""
-    found, runs = {}, {}
-    for run in sorted(sweep.glob(f"*/*/{budget}/seed*")):
-        if random_from is None or run.parts[-3] != "random":
-            runs[run.parts[-4], run.parts[-3], int(run.name.removeprefix("seed"))] = run
+    """Every finished trial of the sweep folders at ``budget``: (dataset, method, seed) → trial,
+    random search's taken from ``random_from`` when given. A trial found twice, a method whose
+    seeds ran with different settings, or a pair with random search run under another protocol
+    is refused."""
+    runs: dict[tuple[str, str, int], Path] = {}
+    for sweep in sweeps:
+        for key, run in trial_folders(sweep, budget).items():
+            if random_from is not None and key[1] == "random":
+                continue
+            if key in runs:
+                raise SystemExit(f"decide: {'/'.join(map(str, key))} is in both {runs[key]} and "
+                                 f"{run}: read each seed from one folder")
+            runs[key] = run
     if random_from is not None:
-        for run in sorted(random_from.glob(f"*/random/{budget}/seed*")):
-            runs[run.parts[-4], "random", int(run.name.removeprefix("seed"))] = run
-    for key, run in runs.items():
-        result = trial(run)
-        if result is not None:
-            found[key] = result
-    if random_from is not None:
-        for (dataset, method, seed), run in runs.items():
-            pair = (dataset, method, seed), (dataset, "random", seed)
-            if method != "random" and all(k in found for k in pair):
-                check_same_protocol(run, runs[pair[1]])
+        runs.update(trial_folders(random_from, budget, "random"))
+    found = {key: result for key, run in runs.items() if (result := trial(run)) is not None}
+    for (dataset, method, seed) in found:
+        first = min(s for d, m, s in found if (d, m) == (dataset, method))
+        check_same_protocol(runs[dataset, method, seed], runs[dataset, method, first],
+                            SETTINGS_KEYS, "the same method's seeds")
+        if method != "random" and (dataset, "random", seed) in found:
+            check_same_protocol(runs[dataset, method, seed], runs[dataset, "random", seed],
+                                PROTOCOL_KEYS + ("seed",), "its random-search partner")
     return found
 
 
-def check_same_protocol(run: Path, partner: Path) -> None:
-    """Refuse a pair of trials whose search budget or retraining differ."""
+def check_same_protocol(run: Path, other: Path, keys: tuple[str, ...], what: str) -> None:
+    """Refuse two trials whose ``keys`` (of config.yaml; the options a config has in common)
+    or whose retraining differ."""
     def load(path: Path) -> dict:
         return yaml.safe_load(path.read_text()) if path.is_file() else {}
 
-    ours, theirs = load(run / "config.yaml"), load(partner / "config.yaml")
-    differ = [k for k in PROTOCOL_KEYS if ours.get(k) != theirs.get(k)]
-    if load(run / "train/config.yaml") != load(partner / "train/config.yaml"):
+    ours, theirs = load(run / "config.yaml"), load(other / "config.yaml")
+    differ = [k for k in keys if k != "options" and ours.get(k) != theirs.get(k)]
+    if "options" in keys:  # an option a config lacks was added later, at its default
+        shared = set(ours.get("options") or {}) & set(theirs.get("options") or {})
+        differ += [f"options.{k}" for k in sorted(shared)
+                   if ours["options"][k] != theirs["options"][k]]
+    ours_train, theirs_train = (load(r / "train/config.yaml") for r in (run, other))
+    if "seed" not in keys:  # one method's seeds: each retrains with its own
+        ours_train.pop("seed", None), theirs_train.pop("seed", None)
+    if ours_train != theirs_train:
         differ.append("train/config.yaml")
     if differ:
-        raise SystemExit(f"decide: {run} and the random-search trial {partner} were not run "
-                         f"under the same protocol ({', '.join(differ)} differ); pair with "
-                         "random trials of the same preset and data, or drop --random-from to "
-                         "run them here")
+        raise SystemExit(f"decide: {run} and {what} {other} were not run under the same "
+                         f"protocol ({', '.join(differ)} differ): read trials of one protocol, "
+                         "or run the missing ones here")
 
 
 def _fmt(i: dict, digits: int = 3) -> str:
@@ -226,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", default="none")
     p.add_argument("--out", default="runs/decide")
     p.add_argument("--no-run", action="store_true", help="only summarise what the folder holds")
+    p.add_argument("--also", type=Path, action="append", default=[], metavar="SWEEP",
+                   help="read this sweep folder's trials too (e.g. more seeds of the same "
+                        "protocol); repeatable")
     p.add_argument("--random-from", type=Path, metavar="SWEEP",
                    help="pair with the random-search trials of this sweep folder")
     p.add_argument("--json", action="store_true")
@@ -235,9 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     methods = [m for m in args.methods.split(",") if m]
     if args.random_from is None:
         methods.append("random")
-    elif not args.random_from.is_dir():
-        print(f"decide: --random-from {args.random_from} is not a folder", file=sys.stderr)
-        return 2
+    for folder in [*args.also, *([args.random_from] if args.random_from else [])]:
+        if not folder.is_dir():
+            print(f"decide: {folder} is not a folder", file=sys.stderr)
+            return 2
     if not args.no_run:
         command = [sys.executable, "-m", "zodarts.cli", "sweep", "--out", str(out),
                    "--datasets", args.datasets, "--methods", ",".join(methods),
@@ -247,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         if done.returncode != 0:
             print(f"decide: the sweep exited with {done.returncode}", file=sys.stderr)
             return done.returncode
-    summary = summarise(collect(out, args.budget, args.random_from))
+    summary = summarise(collect([out, *args.also], args.budget, args.random_from))
     invocation = "python benchmarks/decide.py " + " ".join(sys.argv[1:] if argv is None
                                                               else argv)
     table = markdown(summary, invocation, args.preset)

@@ -85,16 +85,16 @@ def test_decide_runs_a_sweep_and_pairs_each_seed_with_random(tmp_path):
     assert (out / "decide.md").is_file() and "zo-darts++" in (out / "decide.md").read_text()
 
 
-def _fake_trial(run, acc, epochs=10, train_epochs=5, method="zo-darts++"):
+def _fake_trial(run, acc, epochs=10, train_epochs=5, method="zo-darts++", seed=0, a_lr=0.015):
     """The files decide.py reads from a finished trial."""
     (run / "search").mkdir(parents=True)
     (run / "train").mkdir()
     (run / "eval.json").write_text(json.dumps({"test": {"acc": acc, "auc": 0.5},
                                                "params": 1000}))
-    (run / "config.yaml").write_text(f"dataset: digits\nmethod: {method}\nseed: 0\n"
+    (run / "config.yaml").write_text(f"dataset: digits\nmethod: {method}\nseed: {seed}\n"
                                      f"epochs: {epochs}\nbatch_size: 16\nC: 4\n"
-                                     "decided_margin: 0.1\nsize_search: false\n")
-    (run / "train/config.yaml").write_text(f"epochs: {train_epochs}\n")
+                                     f"a_lr: {a_lr}\ndecided_margin: 0.1\nsize_search: false\n")
+    (run / "train/config.yaml").write_text(f"epochs: {train_epochs}\nseed: {seed}\n")
     (run / "search/log.jsonl").write_text(json.dumps({"epoch": 0, "decided": False,
                                                       "margin_min": 0.0}) + "\n")
     skip_wins = [[0.1, 0.6, 0.1, 0.1, 0.1]] * 18  # every edge: skip_connect by a margin of 0.5
@@ -123,6 +123,27 @@ def test_decide_pairs_with_random_trials_of_another_sweep_under_the_same_protoco
         assert proc.returncode != 0
         assert "same protocol" in proc.stderr
         assert ("epochs" if differ == "epochs" else "train/config.yaml") in proc.stderr
+
+
+@pytest.mark.parametrize("same_settings", [True, False])
+def test_decide_reads_more_seeds_from_another_folder_of_the_same_settings(tmp_path,
+                                                                        same_settings):
+    for seed, acc in ((0, 0.8), (1, 0.9)):
+        folder = "a" if seed == 0 else "b"
+        _fake_trial(tmp_path / f"{folder}/digits/zo-darts++/none/seed{seed}", acc, seed=seed,
+                    a_lr=0.015 if same_settings or seed == 0 else 0.03)
+        _fake_trial(tmp_path / f"{folder}/digits/random/none/seed{seed}", 0.7, seed=seed,
+                    method="random")
+    args = [sys.executable, ROOT / "benchmarks/decide.py", "--no-run", "--out", tmp_path / "a",
+            "--also", tmp_path / "b", "--json"]
+    proc = subprocess.run(list(map(str, args)), capture_output=True, text=True, timeout=120)
+    if same_settings:
+        assert proc.returncode == 0, proc.stderr
+        row = json.loads(proc.stdout)["digits"]["methods"]["zo-darts++"]
+        assert row["seeds"] == [0, 1] and row["acc_vs_random"]["n"] == 2
+        assert row["acc_vs_random"]["mean"] == pytest.approx(0.15)
+    else:
+        assert proc.returncode != 0 and "a_lr" in proc.stderr and "seeds" in proc.stderr
 
 
 def test_gpu_check_small_mode_runs_every_part(tmp_path):
