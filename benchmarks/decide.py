@@ -32,6 +32,7 @@ Writes ``decide.json`` and ``decide.md`` (with this command) into OUT, beside th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import statistics
@@ -42,6 +43,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from zodarts.search.registry import get_searcher
 from zodarts.space.decision import is_decided, margins
 from zodarts.utils.io import read_jsonl
 
@@ -156,7 +158,8 @@ def summarise(trials: dict[tuple[str, str, int], dict]) -> dict:
     return out
 
 
-def trial_folders(sweep: Path, budget: str, methods: str = "*") -> dict[tuple[str, str, int], Path]:
+def trial_folders(sweep: Path, budget: str, methods: str = "*"
+                  ) -> dict[tuple[str, str, int], Path]:
     return {(run.parts[-4], run.parts[-3], int(run.name.removeprefix("seed"))): run
             for run in sorted(sweep.glob(f"*/{methods}/{budget}/seed*"))}
 
@@ -189,6 +192,13 @@ def collect(sweeps: list[Path], budget: str, random_from: Path | None = None
     return found
 
 
+def with_defaults(config: dict) -> dict:
+    """A run's searcher options, those it does not record (added to the code after it ran)
+    at their defaults."""
+    defaults = dataclasses.asdict(get_searcher(config["method"]).Options())
+    return {**defaults, **(config.get("options") or {})}
+
+
 def check_same_protocol(run: Path, other: Path, keys: tuple[str, ...], what: str) -> None:
     """Refuse two trials whose ``keys`` (of config.yaml; the options a config has in common)
     or whose retraining differ."""
@@ -197,10 +207,10 @@ def check_same_protocol(run: Path, other: Path, keys: tuple[str, ...], what: str
 
     ours, theirs = load(run / "config.yaml"), load(other / "config.yaml")
     differ = [k for k in keys if k != "options" and ours.get(k) != theirs.get(k)]
-    if "options" in keys:  # an option a config lacks was added later, at its default
-        shared = set(ours.get("options") or {}) & set(theirs.get("options") or {})
-        differ += [f"options.{k}" for k in sorted(shared)
-                   if ours["options"][k] != theirs["options"][k]]
+    if "options" in keys:
+        mine, yours = with_defaults(ours), with_defaults(theirs)
+        differ += [f"options.{k}" for k in sorted(set(mine) | set(yours))
+                   if mine.get(k) != yours.get(k)]
     ours_train, theirs_train = (load(r / "train/config.yaml") for r in (run, other))
     if "seed" not in keys:  # one method's seeds: each retrains with its own
         ours_train.pop("seed", None), theirs_train.pop("seed", None)

@@ -85,7 +85,8 @@ def test_decide_runs_a_sweep_and_pairs_each_seed_with_random(tmp_path):
     assert (out / "decide.md").is_file() and "zo-darts++" in (out / "decide.md").read_text()
 
 
-def _fake_trial(run, acc, epochs=10, train_epochs=5, method="zo-darts++", seed=0, a_lr=0.015):
+def _fake_trial(run, acc, epochs=10, train_epochs=5, method="zo-darts++", seed=0, a_lr=0.015,
+                options=""):
     """The files decide.py reads from a finished trial."""
     (run / "search").mkdir(parents=True)
     (run / "train").mkdir()
@@ -93,7 +94,8 @@ def _fake_trial(run, acc, epochs=10, train_epochs=5, method="zo-darts++", seed=0
                                                "params": 1000}))
     (run / "config.yaml").write_text(f"dataset: digits\nmethod: {method}\nseed: {seed}\n"
                                      f"epochs: {epochs}\nbatch_size: 16\nC: 4\n"
-                                     f"a_lr: {a_lr}\ndecided_margin: 0.1\nsize_search: false\n")
+                                     f"a_lr: {a_lr}\ndecided_margin: 0.1\nsize_search: false\n"
+                                     + (f"options:\n  {options}\n" if options else ""))
     (run / "train/config.yaml").write_text(f"epochs: {train_epochs}\nseed: {seed}\n")
     (run / "search/log.jsonl").write_text(json.dumps({"epoch": 0, "decided": False,
                                                       "margin_min": 0.0}) + "\n")
@@ -125,25 +127,29 @@ def test_decide_pairs_with_random_trials_of_another_sweep_under_the_same_protoco
         assert ("epochs" if differ == "epochs" else "train/config.yaml") in proc.stderr
 
 
-@pytest.mark.parametrize("same_settings", [True, False])
-def test_decide_reads_more_seeds_from_another_folder_of_the_same_settings(tmp_path,
-                                                                        same_settings):
+@pytest.mark.parametrize("differ", [None, "a_lr", "options.zo_sign"])
+def test_decide_reads_more_seeds_from_another_folder_of_the_same_settings(tmp_path, differ):
+    """Seed 1 from a second folder joins seed 0; it is refused where its settings differ, an
+    option seed 0's config does not record (added later) counting at its default."""
     for seed, acc in ((0, 0.8), (1, 0.9)):
         folder = "a" if seed == 0 else "b"
+        later = seed == 1 and differ is not None
         _fake_trial(tmp_path / f"{folder}/digits/zo-darts++/none/seed{seed}", acc, seed=seed,
-                    a_lr=0.015 if same_settings or seed == 0 else 0.03)
+                    a_lr=0.03 if later and differ == "a_lr" else 0.015,
+                    options="zo_sign: true" if later and differ == "options.zo_sign"
+                    else "zo_sign: false" if seed == 1 else "")
         _fake_trial(tmp_path / f"{folder}/digits/random/none/seed{seed}", 0.7, seed=seed,
                     method="random")
     args = [sys.executable, ROOT / "benchmarks/decide.py", "--no-run", "--out", tmp_path / "a",
             "--also", tmp_path / "b", "--json"]
     proc = subprocess.run(list(map(str, args)), capture_output=True, text=True, timeout=120)
-    if same_settings:
+    if differ is None:
         assert proc.returncode == 0, proc.stderr
         row = json.loads(proc.stdout)["digits"]["methods"]["zo-darts++"]
         assert row["seeds"] == [0, 1] and row["acc_vs_random"]["n"] == 2
         assert row["acc_vs_random"]["mean"] == pytest.approx(0.15)
     else:
-        assert proc.returncode != 0 and "a_lr" in proc.stderr and "seeds" in proc.stderr
+        assert proc.returncode != 0 and differ in proc.stderr and "seeds" in proc.stderr
 
 
 def test_gpu_check_small_mode_runs_every_part(tmp_path):
