@@ -20,8 +20,8 @@ every trial search → retrain → evaluate at the same preset, then reports per
   see ``zodarts.search.random_search``), as a mean with a 95% t-interval over the seeds.
 
 ``--also SWEEP`` reads more trials from other sweep folders (more seeds, run later).
-``--random-from SWEEP`` pairs with the random-search trials of another sweep folder instead of
-running them again: for options under test that random search does not take (``--opt
+``--random-from SWEEP`` (repeatable) pairs with the random-search trials of other sweep folders
+instead of running them again: for options under test that random search does not take (``--opt
 zo_sign=true``, ``--relax sparsemax``). Every pair must share the data, the search budget and
 the retraining (``PROTOCOL_KEYS`` and ``train/config.yaml``), and one method's seeds their
 settings (``SETTINGS_KEYS``); trials that do not are refused.
@@ -164,23 +164,22 @@ def trial_folders(sweep: Path, budget: str, methods: str = "*"
             for run in sorted(sweep.glob(f"*/{methods}/{budget}/seed*"))}
 
 
-def collect(sweeps: list[Path], budget: str, random_from: Path | None = None
+def collect(sweeps: list[Path], budget: str, random_from: list[Path] | None = None
             ) -> dict[tuple[str, str, int], dict]:
     """Every finished trial of the sweep folders at ``budget``: (dataset, method, seed) → trial,
-    random search's taken from ``random_from`` when given. A trial found twice, a method whose
-    seeds ran with different settings, or a pair with random search run under another protocol
-    is refused."""
+    random search's taken from the ``random_from`` folders when given. A trial found twice, a
+    method whose seeds ran with different settings, or a pair with random search run under
+    another protocol is refused."""
+    found_in = [(sweep, "*") for sweep in sweeps] + [(f, "random") for f in random_from or []]
     runs: dict[tuple[str, str, int], Path] = {}
-    for sweep in sweeps:
-        for key, run in trial_folders(sweep, budget).items():
-            if random_from is not None and key[1] == "random":
+    for sweep, methods in found_in:
+        for key, run in trial_folders(sweep, budget, methods).items():
+            if random_from and key[1] == "random" and methods != "random":
                 continue
             if key in runs:
                 raise SystemExit(f"decide: {'/'.join(map(str, key))} is in both {runs[key]} and "
                                  f"{run}: read each seed from one folder")
             runs[key] = run
-    if random_from is not None:
-        runs.update(trial_folders(random_from, budget, "random"))
     found = {key: result for key, run in runs.items() if (result := trial(run)) is not None}
     for (dataset, method, seed) in found:
         first = min(s for d, m, s in found if (d, m) == (dataset, method))
@@ -264,16 +263,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--also", type=Path, action="append", default=[], metavar="SWEEP",
                    help="read this sweep folder's trials too (e.g. more seeds of the same "
                         "protocol); repeatable")
-    p.add_argument("--random-from", type=Path, metavar="SWEEP",
-                   help="pair with the random-search trials of this sweep folder")
+    p.add_argument("--random-from", type=Path, action="append", default=[], metavar="SWEEP",
+                   help="pair with the random-search trials of this sweep folder; repeatable")
     p.add_argument("--json", action="store_true")
     args, run_options = p.parse_known_args(argv)
     run_options = [a for a in run_options if a != "--"]
     out = Path(args.out)
     methods = [m for m in args.methods.split(",") if m]
-    if args.random_from is None:
+    if not args.random_from:
         methods.append("random")
-    for folder in [*args.also, *([args.random_from] if args.random_from else [])]:
+    for folder in [*args.also, *args.random_from]:
         if not folder.is_dir():
             print(f"decide: {folder} is not a folder", file=sys.stderr)
             return 2
