@@ -105,6 +105,16 @@ def _fake_trial(run, acc, epochs=10, train_epochs=5, method="zo-darts++", seed=0
     (run / "search/steps.jsonl").write_text(json.dumps({"epoch": 0, "step": 0}) + "\n")
 
 
+def _decide_row(out, *flags):
+    """decide.py --no-run on OUT with FLAGS: (the process, zo-darts++'s row or None)."""
+    args = [sys.executable, ROOT / "benchmarks/decide.py", "--no-run", "--out", out, *flags,
+            "--json"]
+    proc = subprocess.run(list(map(str, args)), capture_output=True, text=True, timeout=120)
+    row = (json.loads(proc.stdout)["digits"]["methods"]["zo-darts++"] if proc.returncode == 0
+           else None)
+    return proc, row
+
+
 @pytest.mark.parametrize("differ", [None, "epochs", "train"])
 def test_decide_pairs_with_random_trials_of_another_sweep_under_the_same_protocol(tmp_path,
                                                                                   differ):
@@ -112,12 +122,9 @@ def test_decide_pairs_with_random_trials_of_another_sweep_under_the_same_protoco
                 epochs=11 if differ == "epochs" else 10,
                 train_epochs=6 if differ == "train" else 5)
     _fake_trial(tmp_path / "b/digits/random/none/seed0", 0.7, method="random")
-    args = [sys.executable, ROOT / "benchmarks/decide.py", "--no-run", "--out", tmp_path / "a",
-            "--random-from", tmp_path / "b", "--json"]
-    proc = subprocess.run(list(map(str, args)), capture_output=True, text=True, timeout=120)
+    proc, row = _decide_row(tmp_path / "a", "--random-from", tmp_path / "b")
     if differ is None:
         assert proc.returncode == 0, proc.stderr
-        row = json.loads(proc.stdout)["digits"]["methods"]["zo-darts++"]
         assert row["acc_vs_random"]["mean"] == pytest.approx(0.1)
         # Decidedness recomputed from the distributions, not the log's flag.
         assert row["decided_share"] == 1.0 and row["final_margin"] == pytest.approx(0.5)
@@ -140,12 +147,9 @@ def test_decide_reads_more_seeds_from_another_folder_of_the_same_settings(tmp_pa
                     else "zo_sign: false" if seed == 1 else "")
         _fake_trial(tmp_path / f"{folder}/digits/random/none/seed{seed}", 0.7, seed=seed,
                     method="random")
-    args = [sys.executable, ROOT / "benchmarks/decide.py", "--no-run", "--out", tmp_path / "a",
-            "--also", tmp_path / "b", "--json"]
-    proc = subprocess.run(list(map(str, args)), capture_output=True, text=True, timeout=120)
+    proc, row = _decide_row(tmp_path / "a", "--also", tmp_path / "b")
     if differ is None:
         assert proc.returncode == 0, proc.stderr
-        row = json.loads(proc.stdout)["digits"]["methods"]["zo-darts++"]
         assert row["seeds"] == [0, 1] and row["acc_vs_random"]["n"] == 2
         assert row["acc_vs_random"]["mean"] == pytest.approx(0.15)
     else:
