@@ -43,6 +43,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from zodarts.rundir import RunPaths
 from zodarts.search.registry import get_searcher
 from zodarts.space.decision import is_decided, margins
 from zodarts.utils.io import read_jsonl
@@ -81,16 +82,19 @@ def interval(values: list[float]) -> dict:
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
 
 
-def decisions(run: Path) -> list[tuple[int, bool, float]]:
+def read_yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text()) if path.is_file() else {}
+
+
+def decisions(paths: RunPaths, config: dict) -> list[tuple[int, bool, float]]:
     """Per logged epoch: (epoch, decided, smallest margin), recomputed from the run's relaxed
     distributions (search/alphas.jsonl) by the current ``zodarts.space.decision``, so runs
     made before a change of the measure are read alike; empty for a method without α."""
-    log = read_jsonl(run / "search/log.jsonl")
+    log = read_jsonl(paths.search_log)
     if not log or "decided" not in log[-1]:
         return []
-    config = yaml.safe_load((run / "config.yaml").read_text())
     out = []
-    for row in read_jsonl(run / "search/alphas.jsonl"):
+    for row in read_jsonl(paths.alphas):
         m = margins({k: None if row.get(k) is None else torch.tensor(row[k])
                      for k in ("op", "kernel", "depth")})
         out.append((row["epoch"], is_decided(m, config["decided_margin"], config["size_search"]),
@@ -98,7 +102,7 @@ def decisions(run: Path) -> list[tuple[int, bool, float]]:
     return out
 
 
-def steps_to_decided(run: Path, decided: list[tuple[int, bool, float]]) -> int | None:
+def steps_to_decided(decided: list[tuple[int, bool, float]], steps: list[dict]) -> int | None:
     """α steps taken up to the epoch from which the search stayed decided to its end."""
     if not decided or not decided[-1][1]:
         return None
@@ -106,22 +110,26 @@ def steps_to_decided(run: Path, decided: list[tuple[int, bool, float]]) -> int |
     while first > 0 and decided[first - 1][1]:
         first -= 1
     epoch = decided[first][0]
-    return sum(1 for r in read_jsonl(run / "search/steps.jsonl") if r["epoch"] <= epoch)
+    return sum(1 for r in steps if r["epoch"] <= epoch)
 
 
 def trial(run: Path) -> dict | None:
-    """What one finished trial contributes; None while it has no eval.json."""
-    path = run / "eval.json"
-    if not path.is_file():
+    """What one finished trial contributes; None while it has no eval.json. Its search and
+    retraining configs ride along for the protocol checks."""
+    paths = RunPaths(run)
+    if not paths.eval.is_file():
         return None
-    evaluation = json.loads(path.read_text())
-    decided = decisions(run)
+    evaluation = json.loads(paths.eval.read_text())
+    config = read_yaml(paths.config)
+    decided = decisions(paths, config)
+    steps = read_jsonl(paths.arch_steps)
     return {"acc": evaluation["test"]["acc"], "auc": evaluation["test"]["auc"],
             "params": evaluation["params"],
             "decided": decided[-1][1] if decided else None,
             "margin_min": decided[-1][2] if decided else None,
-            "steps_to_decided": steps_to_decided(run, decided),
-            "arch_steps": len(read_jsonl(run / "search/steps.jsonl"))}
+            "steps_to_decided": steps_to_decided(decided, steps),
+            "arch_steps": len(steps),
+            "path": run, "config": config, "train_config": read_yaml(paths.train_config)}
 
 
 def summarise(trials: dict[tuple[str, str, int], dict]) -> dict:
@@ -181,44 +189,41 @@ def collect(sweeps: list[Path], budget: str, random_from: list[Path] | None = No
                                  f"{run}: read each seed from one folder")
             runs[key] = run
     found = {key: result for key, run in runs.items() if (result := trial(run)) is not None}
-    for (dataset, method, seed) in found:
+    for (dataset, method, seed), mine in found.items():
         first = min(s for d, m, s in found if (d, m) == (dataset, method))
-        check_same_protocol(runs[dataset, method, seed], runs[dataset, method, first],
-                            SETTINGS_KEYS, "the same method's seeds")
+        check_same_protocol(mine, found[dataset, method, first], SETTINGS_KEYS,
+                            "the same method's seeds")
         if method != "random" and (dataset, "random", seed) in found:
-            check_same_protocol(runs[dataset, method, seed], runs[dataset, "random", seed],
-                                PROTOCOL_KEYS + ("seed",), "its random-search partner")
+            check_same_protocol(mine, found[dataset, "random", seed], PROTOCOL_KEYS + ("seed",),
+                                "its random-search partner")
     return found
 
 
-def with_defaults(config: dict) -> dict:
-    """A run's searcher options, those it does not record (added to the code after it ran)
-    at their defaults."""
-    defaults = dataclasses.asdict(get_searcher(config["method"]).Options())
-    return {**defaults, **(config.get("options") or {})}
+def options(config: dict) -> dict:
+    """A run's searcher options as its method reads them: those it does not record (added to
+    the code after it ran) at their defaults."""
+    searcher = get_searcher(config["method"])
+    return dataclasses.asdict(searcher.parse_options(config.get("options") or {}))
 
 
-def check_same_protocol(run: Path, other: Path, keys: tuple[str, ...], what: str) -> None:
-    """Refuse two trials whose ``keys`` (of config.yaml; the options a config has in common)
-    or whose retraining differ."""
-    def load(path: Path) -> dict:
-        return yaml.safe_load(path.read_text()) if path.is_file() else {}
-
-    ours, theirs = load(run / "config.yaml"), load(other / "config.yaml")
-    differ = [k for k in keys if k != "options" and ours.get(k) != theirs.get(k)]
+def check_same_protocol(ours: dict, theirs: dict, keys: tuple[str, ...], what: str) -> None:
+    """Refuse two trials (``trial``'s records) whose ``keys`` of config.yaml or whose
+    retraining differ."""
+    a, b = ours["config"], theirs["config"]
+    differ = [k for k in keys if k != "options" and a.get(k) != b.get(k)]
     if "options" in keys:
-        mine, yours = with_defaults(ours), with_defaults(theirs)
+        mine, yours = options(a), options(b)
         differ += [f"options.{k}" for k in sorted(set(mine) | set(yours))
                    if mine.get(k) != yours.get(k)]
-    ours_train, theirs_train = (load(r / "train/config.yaml") for r in (run, other))
+    ours_train, theirs_train = dict(ours["train_config"]), dict(theirs["train_config"])
     if "seed" not in keys:  # one method's seeds: each retrains with its own
         ours_train.pop("seed", None), theirs_train.pop("seed", None)
     if ours_train != theirs_train:
         differ.append("train/config.yaml")
     if differ:
-        raise SystemExit(f"decide: {run} and {what} {other} were not run under the same "
-                         f"protocol ({', '.join(differ)} differ): read trials of one protocol, "
-                         "or run the missing ones here")
+        raise SystemExit(f"decide: {ours['path']} and {what} {theirs['path']} were not run under "
+                         f"the same protocol ({', '.join(differ)} differ): read trials of one "
+                         "protocol, or run the missing ones here")
 
 
 def _fmt(i: dict, digits: int = 3) -> str:
