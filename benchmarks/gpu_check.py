@@ -68,11 +68,12 @@ def inline(code: str) -> list[str]:
 
 
 PAPER_SEARCH = """
-import json, sys, time, torch, zodarts
+import json, sys, time, torch
+from zodarts import api
 from zodarts.space import count_params
 tic = time.perf_counter()
-result = zodarts.search(dataset=sys.argv[1], preset=sys.argv[2], out=sys.argv[3],
-                        **json.loads(sys.argv[4]))
+result = api.search(dataset=sys.argv[1], preset=sys.argv[2], out=sys.argv[3],
+                    **json.loads(sys.argv[4]))
 peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
 print(json.dumps({"wall_seconds": time.perf_counter() - tic, "peak_gpu_mb": peak,
                   "epochs": len(result.history), "params": count_params(result.genotype),

@@ -1,129 +1,219 @@
-"""The Python API: the same jobs as the CLI, returning result objects."""
+"""The Python API: the command line's jobs as functions of keyword arguments that return result
+objects.
+
+    from zodarts import api
+    found = api.search(dataset="breastmnist", budget="small", out="runs/breast")
+    api.train("runs/breast"); api.evaluate("runs/breast"); api.report("runs/breast")
+    result = api.run(dataset="digits", out="runs/digits")     # the whole job
+
+Settings are the fields of :class:`zodarts.config.SearchConfig` and
+:class:`zodarts.config.TrainConfig` as keywords (``epochs=10``, ``C=8``, ``options={"zo_steps":
+5}``); ``run`` takes both, the training ones with a ``train_`` prefix as on the command line
+(``train_epochs=100``). Errors are the CLI's, spoken in keyword arguments (``resume=True``, not
+``--resume``).
+
+The functions live here rather than on the package: ``zodarts.search``, ``zodarts.train``,
+``zodarts.report`` and ``zodarts.export`` are the modules that do the work, and a name must not be
+both a module and a function.
+"""
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass
+import functools
+import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
-from zodarts.config import (DEFAULT_PRESET, TRAIN_PRESETS, TrainConfig, make_config,
-                            make_search_config)
+from zodarts.config import (DEFAULT_PRESET, TRAIN_PRESETS, SearchConfig, TrainConfig,
+                            load_config, make_config, make_search_config, resume_conflicts)
+from zodarts.errors import ConfigError, ZodartsError
+from zodarts.pipeline import RunResult, run_pipeline
 from zodarts.search.loop import SearchResult, run_search
 from zodarts.train.retrain import TrainResult
 
+__all__ = ["search", "train", "evaluate", "report", "export", "run", "RunResult",
+           "SearchResult", "TrainResult"]
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Command-line flags that are switches: `--resume` becomes `resume=True`, `--no-anneal`
+# `anneal=False`.
+_SWITCHES = {"resume", "until-decided", "size-search", "anneal", "deterministic", "force",
+             "quiet", "bn-batch-stats"}
+# A flag outside `backticks` (those quote shell commands, which keep their flags), with the
+# upper-case placeholder that may follow it (`--dataset NAME`).
+_FLAG = re.compile(r"(?<![\w-])--(no-)?([a-z][a-z0-9-]*)(?:[ =]([A-Z][A-Z_]*)\b)?")
+
+
+def keyword_spelling(message: str) -> str:
+    """``message`` with its command-line flags spelled as this API's keyword arguments."""
+    def keyword(match: re.Match) -> str:
+        negated, flag, placeholder = match.groups()
+        if flag == "opt":
+            return "the options entry"
+        name = flag.replace("-", "_")
+        if flag in _SWITCHES:
+            return f"{name}={not negated}"
+        return f"{name}={placeholder or '...'}"
+
+    parts = message.split("`")
+    parts[::2] = [_FLAG.sub(keyword, part) for part in parts[::2]]
+    return "`".join(parts)
+
+
+def speaks_keywords(function: F) -> F:
+    """Errors that reach an API caller name keyword arguments, not command-line flags."""
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ZodartsError as err:
+            err.args = (keyword_spelling(str(err)),)
+            raise
+    return wrapper  # type: ignore[return-value]
+
+
+def _check_resume(out: str | Path, given: dict[str, Any], cls: type, path: Path,
+                  prefix: str = "") -> None:
+    """Settings given with resume=True must agree with the folder's own (``path``, a saved
+    ``cls``); ``prefix`` is how the caller spells them (``train_`` in run())."""
+    if not path.is_file():
+        return
+    conflicts = resume_conflicts(given, load_config(cls, path),
+                                 lambda name, value: f"{prefix}{name}={value!r}")
+    if conflicts:
+        raise ConfigError(f"{out} was started with other settings, and resume=True continues "
+                          f"them as they are: {'; '.join(conflicts)}. Leave those out, or "
+                          "start a new run in another out")
+
+
+def _default_out(config: SearchConfig) -> Path:
+    from zodarts.commands.common import default_out
+    return default_out(config)
+
+
+@speaks_keywords
 def search(dataset: str = "digits", method: str = "zo-darts++", budget: str = "none",
-           epochs: int | None = None, out: str | Path = "runs/search",
-           preset: str | None = DEFAULT_PRESET, resume: bool = False, progress: bool = False,
-           **settings: Any) -> SearchResult:
-    """Search an architecture; ``settings`` are any :class:`SearchConfig` fields.
+           preset: str | None = DEFAULT_PRESET, out: str | Path | None = None,
+           resume: bool = False, progress: bool = False, **settings: Any) -> SearchResult:
+    """Search an architecture (``zodarts search``); ``settings`` are SearchConfig fields.
 
-    >>> result = zodarts.search(dataset="breastmnist", budget="small", preset="quick",
-    ...                         out="runs/breast")
-    >>> result.genotype, result.history[-1]["val_acc"]
+    >>> found = api.search(dataset="breastmnist", budget="small", out="runs/breast")
+    >>> found.genotype, found.history[-1]["val_acc"]
     """
-    config = None if resume else make_search_config(
-        preset, dataset=dataset, method=method, budget=budget, epochs=epochs, **settings)
-    return run_search(config, out, resume=resume, progress=progress, log=None)
+    from zodarts.rundir import RunPaths
+
+    if resume:
+        if out is None:
+            raise ConfigError("resume=True needs out (the run folder to continue)")
+        _check_resume(out, settings, SearchConfig, RunPaths(out).config)
+        return run_search(None, out, resume=True, progress=progress, log=None)
+    config = make_search_config(preset, dataset=dataset, method=method, budget=budget,
+                                **settings)
+    return run_search(config, out or _default_out(config), progress=progress, log=None)
 
 
-# ---- retraining, evaluation, report, export, and the whole pipeline ----------------------------
-
+@speaks_keywords
 def train(run_dir: str | Path, genotype: str | Path | None = None, dataset: str | None = None,
           preset: str | None = None, resume: bool = False, progress: bool = False,
           **settings: Any) -> TrainResult:
-    """Retrain a run's genotype (or a genotype file, into ``run_dir``) from scratch;
-    ``settings`` are any :class:`TrainConfig` fields.
+    """Retrain a run's genotype (or a genotype file, into ``run_dir``) from scratch (``zodarts
+    train``); ``settings`` are TrainConfig fields.
 
-    >>> result = zodarts.api.train("runs/breast", preset="quick")
-    >>> result.best["val"]["acc"]
+    >>> trained = api.train("runs/breast")          # the search's preset by default
+    >>> trained.best["val"]["acc"]
     """
     from zodarts.commands.train import search_preset
+    from zodarts.rundir import RunPaths
     from zodarts.space import Genotype
     from zodarts.train.retrain import run_train
 
+    if resume:
+        _check_resume(run_dir, {"dataset": dataset, **settings}, TrainConfig,
+                      RunPaths(run_dir).train_config)
+        return run_train(None, run_dir, resume=True, progress=progress, log=None)
     preset = preset or search_preset(run_dir) or DEFAULT_PRESET
-    config = None if resume else make_config(TrainConfig, TRAIN_PRESETS, preset,
-                                             dataset=dataset, **settings)
+    config = make_config(TrainConfig, TRAIN_PRESETS, preset, dataset=dataset, **settings)
     loaded = Genotype.load(genotype) if genotype is not None else None
-    return run_train(config, run_dir, loaded, resume=resume, progress=progress, log=None)
+    return run_train(config, run_dir, loaded, progress=progress, log=None)
 
 
-def evaluate(run_dir: str | Path, checkpoint: str = "best", device: str = "auto") -> dict:
-    """Test/val ACC and AUC, parameters and FLOPs; also written to ``run_dir/eval.json``."""
+@speaks_keywords
+def evaluate(run_dir: str | Path, checkpoint: str = "best", device: str = "auto",
+             data_root: str | None = None) -> dict:
+    """Test/val ACC and AUC, parameters and FLOPs (``zodarts evaluate``); also written to
+    ``run_dir/eval.json``."""
     from zodarts.train.evaluate import evaluate_run
-    return evaluate_run(run_dir, checkpoint, device)
+    return evaluate_run(run_dir, checkpoint, device, data_root)
 
 
+@speaks_keywords
 def report(run_dir: str | Path) -> Path:
-    """Plots and report.md under ``run_dir/report``; returns the path of report.md."""
+    """Plots and report.md under ``run_dir/report`` (``zodarts report``); returns report.md."""
     from zodarts.report import make_report
     return make_report(run_dir)
 
 
+@speaks_keywords
 def export(run_dir: str | Path, format: str = "torchscript", out: str | Path | None = None
            ) -> Path:
-    """The trained model as TorchScript or ONNX (input: float images in [0, 1])."""
+    """The trained model as TorchScript or ONNX (``zodarts export``; input: float images in
+    [0, 1], normalisation inside); returns the file's path."""
     from zodarts.export import export_model
     return export_model(run_dir, format, out)
 
 
-@dataclass
-class RunResult:
-    out: Path
-    evaluation: dict
-    report: Path
-    search_seconds: float
-    train_seconds: float
-    search: SearchResult | None = None   # None where a resumed run found the stage done
-    train: TrainResult | None = None
+# Settings that the search and the retraining of one run share.
+SHARED = ("dataset", "data_root", "seed", "device", "deterministic", "precision")
 
 
+def _split_run_settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``run``'s keywords into SearchConfig fields and TrainConfig fields (``train_`` prefix)."""
+    import dataclasses
+
+    search_fields = {f.name for f in dataclasses.fields(SearchConfig)} - {"preset"}
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"preset", *SHARED}
+    searched, trained, unknown = {}, {}, []
+    for key, value in settings.items():
+        if key in search_fields:
+            searched[key] = value
+        elif key.startswith("train_") and key[len("train_"):] in train_fields:
+            trained[key[len("train_"):]] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        raise ConfigError(
+            f"run() got unknown keyword argument(s) {', '.join(sorted(unknown))}; it takes the "
+            f"search's settings ({', '.join(sorted(search_fields))}) and the training's with a "
+            f"train_ prefix ({', '.join('train_' + n for n in sorted(train_fields))})")
+    return searched, trained
+
+
+@speaks_keywords
 def run(dataset: str = "digits", method: str = "zo-darts++", budget: str = "none",
-        preset: str | None = DEFAULT_PRESET, out: str | Path | None = None, resume: bool = False,
-        progress: bool = False, search_settings: dict | None = None,
-        train_settings: dict | None = None) -> RunResult:
+        preset: str | None = DEFAULT_PRESET, out: str | Path | None = None,
+        resume: bool = False, progress: bool = False, **settings: Any) -> RunResult:
     """Search → train → evaluate → report in one folder (``zodarts run``).
 
-    >>> result = zodarts.api.run()          # digits, quick preset: about two minutes on a CPU
+    ``settings``: SearchConfig fields (``epochs``, ``seed``, ``device``, ``options``...) and
+    TrainConfig fields with a ``train_`` prefix (``train_epochs``, ``train_lr``...); the seed,
+    device, precision and dataset are shared by both stages.
+
+    >>> result = api.run()          # digits, quick preset: about two minutes on a CPU
     >>> result.evaluation["test"]["acc"]
     """
-    from zodarts.commands.common import default_out
-
-    search_config = make_search_config(preset, dataset=dataset, method=method, budget=budget,
-                                       **(search_settings or {}))
-    shared = {name: getattr(search_config, name)
-              for name in ("seed", "device", "deterministic", "precision")}
-    train_config = make_config(TrainConfig, TRAIN_PRESETS, preset,
-                               **{**shared, **(train_settings or {})})
-    return run_pipeline(search_config, train_config, out or default_out(search_config), resume,
-                        progress, log=None)
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def run_pipeline(search_config: SearchConfig, train_config: TrainConfig, out: str | Path,
-                 resume: bool = False, progress: bool = True,
-                 log: Callable[[str], None] | None = _stderr) -> RunResult:
-    """The stages of ``run``; with ``resume``, finished stages are skipped and an interrupted
-    one continues from its checkpoint."""
-    from zodarts.report import make_report, read_run
     from zodarts.rundir import RunPaths
-    from zodarts.train.evaluate import evaluate_run
-    from zodarts.train.retrain import run_train, training_finished
 
-    kwargs = {"progress": progress, "log": log}
-    paths = RunPaths(out)
-    searched = trained = None
-    if not (resume and paths.genotype.is_file()):  # genotype.json is the search's last write
-        searched = run_search(None if resume else search_config, out, resume=resume, **kwargs)
-    if not (resume and training_finished(paths)):
-        again = resume and paths.train_last.is_file()
-        trained = run_train(None if again else train_config, out, resume=again, **kwargs)
-    evaluation = evaluate_run(out, device=train_config.device)
-    records = read_run(out)
-    return RunResult(paths.root, evaluation, make_report(out), records.search_seconds,
-                     records.train_seconds, searched, trained)
+    searched, trained = _split_run_settings(settings)
+    if resume:
+        if out is None:
+            raise ConfigError("resume=True needs out (the run folder to continue)")
+        paths = RunPaths(out)
+        _check_resume(out, searched, SearchConfig, paths.config)
+        _check_resume(out, trained, TrainConfig, paths.train_config, prefix="train_")
+    search_config = make_search_config(preset, dataset=dataset, method=method, budget=budget,
+                                       **searched)
+    shared = {name: getattr(search_config, name) for name in SHARED if name != "dataset"}
+    train_config = make_config(TrainConfig, TRAIN_PRESETS, preset, **{**shared, **trained})
+    return run_pipeline(search_config, train_config, out or _default_out(search_config), resume,
+                        progress, log=None)

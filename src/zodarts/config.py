@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -235,6 +235,29 @@ def load_config(cls: type, path: str | Path):
     if not isinstance(values, dict):
         raise ConfigError(f"{path} must hold a mapping of settings")
     return _apply(cls(), values).validate()
+
+
+def resume_conflicts(given: dict, saved: Any, spell: Callable[[str, Any], str]) -> list[str]:
+    """Each setting in ``given`` (None: not given) that differs from ``saved``'s, as
+    ``spell(name, value)`` followed by what the folder holds: a resumed run continues its own
+    settings, so a contradicting one must be refused rather than silently ignored."""
+    conflicts = []
+    for name, value in given.items():
+        if value is None:
+            continue
+        held = getattr(saved, name)
+        if not _same(name, value, held):
+            conflicts.append(f"{spell(name, value)} (the folder holds {held})")
+    return conflicts
+
+
+def _same(name: str, value: Any, held: Any) -> bool:
+    if name in ("dataset", "data_root") and isinstance(value, str) and isinstance(held, str):
+        if value == held:
+            return True
+        a, b = Path(value).expanduser(), Path(held).expanduser()
+        return a.exists() and b.exists() and a.resolve() == b.resolve()
+    return value == held
 
 
 def replace(config: Any, **changes: Any):

@@ -114,32 +114,15 @@ def flag_name(field: str, value=None) -> str:
     return flag
 
 
-def resume_conflicts(given: dict, saved, flag=flag_name) -> list[str]:
-    """Each setting given on the command line that differs from the saved config's."""
-    conflicts = []
-    for name, value in given.items():
-        if value is None:
-            continue
-        held = getattr(saved, name)
-        if not _same(name, value, held):
-            conflicts.append(f"{flag(name, value)} {'' if isinstance(value, bool) else value}"
-                             .rstrip() + f" (the folder holds {held})")
-    return conflicts
-
-
-def _same(name: str, value, held) -> bool:
-    if name in ("dataset", "data_root") and isinstance(value, str) and isinstance(held, str):
-        if value == held:
-            return True
-        a, b = Path(value).expanduser(), Path(held).expanduser()
-        return a.exists() and b.exists() and a.resolve() == b.resolve()
-    return value == held
+def spell_flag(flag: str, value) -> str:
+    """``--flag value`` as typed (a boolean flag alone)."""
+    return flag if isinstance(value, bool) else f"{flag} {value}"
 
 
 def check_search_resume(args: argparse.Namespace, out: str | Path) -> None:
     """--resume continues the folder's own settings: flags that contradict them are an error
     rather than silently ignored."""
-    from zodarts.config import load_config
+    from zodarts.config import load_config, resume_conflicts
     from zodarts.rundir import RunPaths
     from zodarts.search.registry import get_searcher
 
@@ -147,7 +130,8 @@ def check_search_resume(args: argparse.Namespace, out: str | Path) -> None:
     if not path.is_file():
         return  # run_search says there is nothing to resume
     saved = load_config(SearchConfig, path)
-    conflicts = resume_conflicts(explicit_search_settings(args), saved)
+    conflicts = resume_conflicts(explicit_search_settings(args), saved,
+                                 lambda name, value: spell_flag(flag_name(name, value), value))
     if args.preset and args.preset != saved.preset:
         conflicts.append(f"--preset {args.preset} (the folder holds {saved.preset})")
     given = option_args(args)

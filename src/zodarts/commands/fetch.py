@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from zodarts.data.fetch import fetch
+from zodarts.data.download import fetch
 from zodarts.data.registry import REGISTRY
 
 

@@ -85,7 +85,7 @@ def summary_table(result) -> str:
 
 
 def run(args) -> int:
-    from zodarts.api import run_pipeline
+    from zodarts.pipeline import run_pipeline
 
     if args.resume and not args.out:
         raise ConfigError("--resume needs --out DIR (the run folder to continue)")

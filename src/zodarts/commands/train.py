@@ -62,8 +62,8 @@ def explicit_train_settings(args: argparse.Namespace) -> dict:
 
 def check_train_resume(args: argparse.Namespace, out, prefix: str = "") -> None:
     """Training flags on --resume must agree with the folder's train/config.yaml."""
-    from zodarts.commands.common import raise_conflicts, resume_conflicts
-    from zodarts.config import load_config
+    from zodarts.commands.common import raise_conflicts, spell_flag
+    from zodarts.config import load_config, resume_conflicts
     from zodarts.rundir import RunPaths
 
     path = RunPaths(out).train_config
@@ -74,7 +74,7 @@ def check_train_resume(args: argparse.Namespace, out, prefix: str = "") -> None:
         given = {k: v for k, v in given.items() if k not in _SHARED}
     flags = {name: f"--{prefix}{flag}" for flag, name, _ in _OPTIONS}
     raise_conflicts(out, resume_conflicts(given, load_config(TrainConfig, path),
-                                          lambda name, value: flags[name]))
+                                          lambda name, value: spell_flag(flags[name], value)))
 
 
 def train_config_from_args(args: argparse.Namespace, preset: str | None,

@@ -2,9 +2,8 @@
 on-device batches with augmentation.
 
 The torch-based parts are imported on first use (PEP 562), so that `zodarts datasets` and
-`zodarts fetch`, which need only the registry, start without importing torch. The light modules
-are imported eagerly — in particular ``fetch``, whose function shares the submodule's name and
-must be bound after it.
+`zodarts fetch`, which need only the registry, start without importing torch; the light modules
+are imported eagerly.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from zodarts.data.fetch import fetch
+from zodarts.data.download import fetch
 from zodarts.data.registry import (REGISTRY, TASKS, DatasetInfo, default_root, find_local,
                                    get_info, search_dirs)
 from zodarts.data.validate import DatasetWarning, md5_of, md5_status

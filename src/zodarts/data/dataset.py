@@ -86,7 +86,7 @@ def load_dataset(name_or_path: str | os.PathLike, data_root: str | os.PathLike |
         except DataError:
             if not download:
                 raise
-            from zodarts.data.fetch import fetch
+            from zodarts.data.download import fetch
 
             path = fetch(name, root=data_root, size=size)
         return load_npz(path, name=name, size=size, check_md5=check_md5)

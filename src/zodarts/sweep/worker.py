@@ -62,7 +62,7 @@ def output_to(path: Path) -> Iterator[None]:
 def execute_trial(spec: TrialSpec, threads: int, gpus: float = 0.0) -> TrialOutcome:
     import torch
 
-    from zodarts.api import run_pipeline
+    from zodarts.pipeline import run_pipeline
 
     torch.set_num_threads(max(1, threads))
     record = TrialRecord.load(spec.out)
