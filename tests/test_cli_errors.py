@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 a problem with the input (data, settings, storage), 2 a
 """
 
 import errno
+import re
 import os
 import stat
 import sys
@@ -190,3 +191,50 @@ def test_labels_that_leave_classes_empty_are_named(tmp_path, capsys):
     warning = one_line(err)
     assert "warning" in warning and "8 classes" in warning
     assert "classes 2, 3, 4, 5, 6 have no image" in warning
+
+
+def test_a_warning_is_said_once_even_when_every_stage_loads_the_data(tmp_path, capsys):
+    path = make_npz(tmp_path / "mine.npz", classes=2)
+    arrays = dict(np.load(path))
+    arrays["train_labels"][0] = 3  # class 2 has no image
+    np.savez(path, **arrays)
+    code, _, err = run_cli(capsys, "run", "--preset", "tiny", "--dataset", path, "--out",
+                           tmp_path / "run", "--quiet")
+    assert code == 0, err
+    assert err.count("have no image") + err.count("has no image") == 1, err
+
+
+# ---- settings -------------------------------------------------------------------------------
+@pytest.mark.parametrize("command", ["search", "run"])
+def test_a_negative_seed_is_one_line(command, tmp_path, capsys):
+    code, _, err = run_cli(capsys, command, "--preset", "tiny", "--seed", -1, "--out",
+                           tmp_path / "run")
+    assert code == 1 and "seed must be an integer from 0" in one_line(err)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_batch_larger_than_the_data_is_said_not_silently_capped(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "run", "--preset", "tiny", "--batch-size", 100000,
+                           "--train-batch-size", 100000, "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert len(warnings) == 2, err
+    assert "search batch 100000 is larger than each half of digits's search split" in warnings[0]
+    assert "training batch 100000 is larger than digits's train split" in warnings[1]
+
+
+def test_a_yaml_error_names_its_line_and_column(finished_search, capsys):
+    config = finished_search / "config.yaml"
+    config.write_text(config.read_text() + "broken: [unclosed\n")
+    code, _, err = run_cli(capsys, "search", "--out", finished_search, "--resume")
+    line = one_line(err)
+    assert code == 1 and re.search(r"config\.yaml is not valid YAML at line \d+, column \d+",
+                                   line), line
+
+
+def test_progress_bars_stay_out_of_a_redirected_log(tmp_path, capsys):
+    # capsys's stderr is not a terminal, as a log file is not: epoch lines, no redrawn bars.
+    code, _, err = run_cli(capsys, "run", "--preset", "tiny", "--out", tmp_path / "run")
+    assert code == 0, err
+    assert "\r" not in err and "it/s" not in err and "s/it" not in err
+    assert "epoch 1/2" in err and "train epoch 1/2" in err

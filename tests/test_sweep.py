@@ -46,6 +46,8 @@ def error_lines(captured) -> list[str]:
     (["--seeds", ""], "--seeds is empty"),
     (["--methods", ","], "--methods is empty"),
     (["--seeds", "0,x"], "seed 'x' is not an integer"),
+    (["--seeds", "0,,1"], "--seeds '0,,1' has an empty value at position 2"),
+    (["--seeds", "-1"], "seed must be an integer from 0"),
     (["--methods", "darts-2nd", "--budgets", "small"], "needs the size-variable space"),
     (["--budgets", "none,huge"], "invalid choice: 'huge'"),
     (["--preset", "enormous"], "invalid choice: 'enormous'"),
@@ -70,6 +72,23 @@ def test_an_unreachable_address_fails_fast_with_one_line(tmp_path, capsys):
     lines = error_lines(capsys.readouterr())
     assert len(lines) == 1 and "cannot reach a Ray cluster at 127.0.0.1:1" in lines[0], lines
     assert not root.exists()
+
+
+@pytest.mark.parametrize("where", ["proc", "under a file"])
+def test_an_unwritable_sweep_folder_is_one_line_before_ray_starts(tmp_path, capsys,
+                                                                  monkeypatch, where):
+    from zodarts.sweep import runner
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray must not start")
+
+    monkeypatch.setattr(runner, "ray_cluster", no_ray)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    root = Path("/proc/zodarts-sweep") if where == "proc" else blocker / "sweep"
+    assert sweep(root, *TINY) == 1
+    lines = error_lines(capsys.readouterr())
+    assert len(lines) == 1 and f"cannot write to {root}" in lines[0], lines
 
 
 def test_without_ray_the_sweep_says_how_to_install_it(tmp_path, capsys, monkeypatch):
@@ -194,6 +213,22 @@ def test_a_changed_config_for_an_existing_cell_is_refused(finished_sweep, tmp_pa
     assert _stamps(root) == before
 
 
+def test_a_new_cell_with_other_run_options_is_refused(finished_sweep, tmp_path, capsys):
+    """A folder holds one configuration: a new cell (here a new method) asked for with other
+    run options is refused like a conflicting cell, before any work."""
+    root = tmp_path / "mixed"
+    shutil.copytree(finished_sweep[0], root)
+    before = _stamps(root)
+    assert sweep(root, "--methods", "zo-darts", "--seeds", "0", *TINY, "--opt", "zo_steps=3",
+                 *LOCAL) == 1
+    lines = error_lines(capsys.readouterr())
+    assert len(lines) == 1, lines
+    assert ("trial digits/zo-darts/none/seed0 would run with other settings than the trials "
+            "in") in lines[0] and "options: {'zo_steps': 2} -> {'zo_steps': '3'}" in lines[0]
+    assert "--preset tiny --epochs 1 --train-epochs 1" in lines[0]
+    assert not (root / "digits/zo-darts").exists() and _stamps(root) == before
+
+
 def test_adding_a_seed_runs_only_the_new_trials(finished_sweep, tmp_path, capsys):
     root = tmp_path / "grown"
     shutil.copytree(finished_sweep[0], root)
@@ -278,7 +313,8 @@ def fake_trial(root: Path, dataset: str, method: str, budget: str, seed: int, ac
         "attempts": 1, "threads": 2}))
     (run / "eval.json").write_text(json.dumps({
         "params": params, "flops": 10 * params, "budget": None,
-        "test": {"acc": acc, "auc": acc + 0.05}, "val": {"acc": acc}}))
+        "test": {"acc": acc, "auc": acc + 0.05, "majority": {"acc": 0.7308}},
+        "val": {"acc": acc}}))
     (run / "environment.json").write_text(json.dumps({"platform": "linux", "gpu": gpu}))
     # Two epochs, so the report must add up the seconds of the log.
     (run / "search/log.jsonl").write_text("".join(
@@ -334,6 +370,7 @@ def test_the_headline_figures_follow_the_papers_definitions(tmp_path):
     assert "| breastmnist | small | +1.00 pts | darts-2nd, their unconstrained runs | 50.0% |" \
         in text
     assert "| toy † | small |" in text and "different hardware" in text
+    assert "| majority class (no skill) | – | – | 0.7308 | 0.5 (chance) |" in text
     # Every column of the table filled (a hardware column too: the sweep's hardware differs).
     assert ("| ResNet-18 (28), MedMNIST v2 Table 3 | – | – | 0.863 | 0.901 | ≈ 11.20M | – | – "
             "| – | – |\n") in text
@@ -365,10 +402,48 @@ def test_the_progress_line_counts_trials_and_estimates_the_time_left(monkeypatch
     now[0] = 114.0
     # b has run 14 s (mean 10: done any moment), c 4 s (6 s to go); 2 queued × 10 s; 2 slots.
     assert p.eta() == pytest.approx((0 + 6 + 2 * 10) / 2)
+    assert p.line().endswith(" | running: b, c")          # longest-running first
     p.failed("b", "bad input", was_running=True)
     assert p.line().startswith("sweep: 2/6 done, 1 running, 1 failed, 2 queued | 14s elapsed")
     log = stream.getvalue()
     assert "started a (attempt 1, pid 1)" in log and "failed b: bad input" in log
+
+
+def test_an_interrupted_sweep_leaves_no_trial_marked_running(tmp_path, monkeypatch):
+    """Ctrl-C in the driver: the running and the queued trials are recorded as interrupted."""
+    from zodarts.sweep import runner
+    from zodarts.sweep.grid import build_trials, make_grid
+    from zodarts.sweep.progress import Progress
+    from zodarts.sweep.trials import TrialRecord
+
+    class FakeTask:
+        def options(self, **kwargs):
+            return self
+
+        def remote(self, *args):
+            return object()
+
+    class FakeRay:
+        def __init__(self):
+            self.cancelled = []
+
+        def remote(self, **kwargs):
+            return lambda function: FakeTask()
+
+        def wait(self, pending, **kwargs):
+            raise KeyboardInterrupt
+
+        def cancel(self, ref, force):
+            self.cancelled.append(ref)
+
+    fake = FakeRay()
+    monkeypatch.setattr(runner, "import_ray", lambda: fake)
+    specs = build_trials(make_grid({"seeds": "0,1"}, TINY), tmp_path / "sweep")
+    resources = runner.TrialResources(1.0, 0.0)
+    with open(os.devnull, "w") as quiet, pytest.raises(KeyboardInterrupt):
+        runner.run_trials(specs, resources, 0, Progress(2, 0, quiet=True, stream=quiet))
+    assert len(fake.cancelled) == 2
+    assert [TrialRecord.load(s.out).status for s in specs] == ["interrupted", "interrupted"]
 
 
 def test_default_trial_resources_fill_the_cluster_without_oversubscribing_it():

@@ -308,23 +308,37 @@ def _D(loop, batches, val, dtype, direction_seed):
     return float(stats["zo_D"])
 
 
-@pytest.mark.parametrize("M,tolerance", [(1, 0.1), (3, 0.1)])
-def test_float32_estimate_at_the_default_mu_is_within_a_stated_error_of_float64(M, tolerance):
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("M", [1, 3])
+def test_float32_estimate_at_the_default_mu_is_within_a_stated_error_of_float64(M, threads):
     """The directional derivative D in float32 (as a search runs) against float64, at the
-    default μ = 0.005·‖α_op‖, median over four directions: within 10% for rounds of one and
-    three weight steps. Over longer rounds the weights' response to α turns rough (ReLU's
-    gradient is a step, so ω_M jumps as activations change sign) and float32 rounding alone
-    moves D: benchmarks/zo_variance.py measured a median error of 46% at the default M = 10 on
+    default μ = 0.005·‖α_op‖, over 16 directions, for rounds of one and three weight steps.
+
+    The error is measured against the size of D over directions, ‖D32 − D64‖ / ‖D64‖, not per
+    direction: float32 rounding perturbs ω and ω′ by ~1e-7 relative each step, (ω′ − ω)/μ
+    divides that by μ ≈ 5e-5, and the result is an error of roughly fixed size in every
+    direction, so where D64 happens to be near zero a per-direction relative error is
+    unbounded (measured up to 5.4 for one of 16 directions) and depends on the CPU and the
+    thread count; this ratio does not. Measured on this project's machine: 0.019-0.049 for
+    M = 1 and 0.057-0.098 for M = 3 over two supernets, with one thread and with two. The bound
+    0.25 leaves 2.5× margin over the worst; the sign of D, what a step's direction follows,
+    agrees in at least 80% of the directions (measured 94-100%).
+
+    Over longer rounds the weights' response to α turns rough (ReLU's gradient is a step, so
+    ω_M jumps as activations change sign) and float32 rounding alone moves D:
+    benchmarks/zo_variance.py measured a median error of 46% at the default M = 10 on
     BreastMNIST (C = 4), and that the estimate then barely points along the smoothed
     hypergradient in either precision."""
-    loop, batches, val = _real_problem(M)
-    errors = []
-    for direction in range(4):
-        d32 = _D(loop, batches, val, torch.float32, direction)
-        d64 = _D(loop, batches, val, torch.float64, direction)
-        errors.append(abs(d32 - d64) / abs(d64))
-    errors.sort()
-    assert (errors[1] + errors[2]) / 2 <= tolerance, errors
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        loop, batches, val = _real_problem(M)
+        d32 = torch.tensor([_D(loop, batches, val, torch.float32, k) for k in range(16)])
+        d64 = torch.tensor([_D(loop, batches, val, torch.float64, k) for k in range(16)])
+    finally:
+        torch.set_num_threads(before)
+    assert (d32 - d64).norm() / d64.norm() <= 0.25, (d32, d64)
+    assert (d32.sign() == d64.sign()).float().mean() >= 0.8, (d32, d64)
 
 
 def test_penalised_directional_derivative_matches_finite_difference():

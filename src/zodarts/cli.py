@@ -14,7 +14,7 @@ import sys
 import traceback
 import warnings
 
-from zodarts.errors import ZodartsError
+from zodarts.errors import ZodartsError, ZodartsWarning
 
 COMMANDS = (
     "datasets",
@@ -74,16 +74,17 @@ def resume_hint(args: argparse.Namespace) -> str:
 
 
 def _plain_warnings(command: str):
-    """zodarts's own warnings (data, budget) as one line each, as soon as they happen."""
-    from zodarts.data import DatasetWarning
-
+    """zodarts's own warnings (data, settings) as one line each, as soon as they happen, and
+    each message once: a run loads its data for every stage."""
     original = warnings.showwarning
+    shown: set[str] = set()
 
     def show(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, DatasetWarning):
-            print(f"zodarts {command}: warning: {message}", file=sys.stderr, flush=True)
-        else:
+        if not issubclass(category, ZodartsWarning):
             original(message, category, filename, lineno, file, line)
+        elif str(message) not in shown:
+            shown.add(str(message))
+            print(f"zodarts {command}: warning: {message}", file=sys.stderr, flush=True)
 
     return show
 

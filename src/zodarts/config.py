@@ -81,7 +81,7 @@ class SearchConfig:
     options: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> "SearchConfig":
-        problems = []
+        problems = seed_problems(self.seed)
         for name in ("C", "cells_per_stage"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1 (got {getattr(self, name)})")
@@ -116,6 +116,16 @@ class SearchConfig:
         if problems:
             raise ConfigError("invalid search config: " + "; ".join(problems))
         return self
+
+
+# numpy's legacy seeding (np.random.seed, seeded by every run) takes 0 <= seed < 2**32.
+MAX_SEED = 2 ** 32 - 1
+
+
+def seed_problems(seed: Any) -> list[str]:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        return [f"seed must be an integer from 0 to {MAX_SEED} (got {seed!r})"]
+    return []
 
 
 ARCH_OPTIMIZERS = ("adam", "sgd", "none")
@@ -224,14 +234,22 @@ def save_config(config: Any, path: str | Path) -> None:
     atomic_write_text(path, yaml.safe_dump(asdict(config), sort_keys=False))
 
 
+def read_yaml(path: Path) -> Any:
+    """A YAML file's content; a syntax error names the line and column where it is."""
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path} is not valid YAML{where}: {what}") from None
+
+
 def load_config(cls: type, path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+    values = read_yaml(path)
     if not isinstance(values, dict):
         raise ConfigError(f"{path} must hold a mapping of settings")
     return _apply(cls(), values).validate()
@@ -306,7 +324,7 @@ class TrainConfig:
     select: str = "acc"                 # best.pt is the epoch with the best val acc | auc | loss
 
     def validate(self) -> "TrainConfig":
-        problems = []
+        problems = seed_problems(self.seed)
         if self.epochs < 1:
             problems.append(f"epochs must be >= 1 (got {self.epochs})")
         for name in ("batch_size", "steps_per_epoch", "eval_batches", "C"):

@@ -1,7 +1,8 @@
-"""Errors a user can act on.
+"""Errors and warnings a user can act on.
 
 Anything raised as a :class:`ZodartsError` is printed by the CLI as one line (exit code 1) with
-no traceback; every other exception is a bug in zodarts (exit code 2).
+no traceback; every other exception is a bug in zodarts (exit code 3). A :class:`ZodartsWarning`
+is printed as one line, once per message, and the work goes on.
 """
 
 
@@ -19,3 +20,11 @@ class ConfigError(ZodartsError):
 
 class SearchDiverged(ZodartsError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class ZodartsWarning(UserWarning):
+    """Something the user should know that does not stop the work."""
+
+
+class SettingWarning(ZodartsWarning):
+    """A setting that was changed to fit the data (e.g. a batch larger than the split)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -147,6 +148,12 @@ def raise_conflicts(out, conflicts: list[str]) -> None:
         raise ConfigError(f"{out} was started with other settings, and --resume continues them "
                           f"as they are: {'; '.join(conflicts)}. Drop those flags, or start a "
                           "new run in another --out")
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars only on a terminal: redirected to a file they would fill it with redrawn
+    lines, and the epoch log lines say the same once per epoch."""
+    return not args.quiet and sys.stderr.isatty()
 
 
 def default_out(config: SearchConfig) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from zodarts.commands.common import show_progress
 from zodarts.data.download import fetch
 from zodarts.data.registry import REGISTRY
 
@@ -28,6 +29,6 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     path = fetch(args.name, root=args.root, url=args.url, size=args.size,
-                 progress=not args.quiet, force=args.force)
+                 progress=show_progress(args), force=args.force)
     print(path)
     return 0

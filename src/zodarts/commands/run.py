@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 from zodarts.commands.common import (add_search_arguments, check_search_resume, default_out,
-                                     search_config_from_args)
+                                     search_config_from_args, show_progress)
 from zodarts.commands.train import (add_train_arguments, check_train_resume,
                                     train_config_from_args)
 from zodarts.errors import ConfigError
@@ -100,6 +100,6 @@ def run(args) -> int:
     args.out = str(args.out or default_out(search_config))  # the interrupt message names it
     print(f"run folder: {args.out}", file=sys.stderr, flush=True)
     result = run_pipeline(search_config, train_config, args.out, resume=args.resume,
-                          progress=not args.quiet)
+                          progress=show_progress(args))
     print(summary_table(result))
     return 0

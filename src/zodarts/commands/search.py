@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from zodarts.commands.common import (add_search_arguments, check_search_resume, default_out,
-                                     search_config_from_args)
+                                     search_config_from_args, show_progress)
 from zodarts.search.loop import run_search
 
 
@@ -26,11 +26,11 @@ def run(args) -> int:
             from zodarts.errors import ConfigError
             raise ConfigError("--resume needs --out DIR (the run folder to continue)")
         check_search_resume(args, args.out)
-        result = run_search(None, args.out, resume=True, progress=not args.quiet)
+        result = run_search(None, args.out, resume=True, progress=show_progress(args))
     else:
         config = search_config_from_args(args)
         args.out = str(args.out or default_out(config))  # the interrupt message names it
-        result = run_search(config, args.out, progress=not args.quiet)
+        result = run_search(config, args.out, progress=show_progress(args))
     print(f"genotype: {result.out / 'genotype.json'}")
     print(result.genotype.describe())
     return 0

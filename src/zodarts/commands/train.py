@@ -112,6 +112,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from zodarts.commands.common import show_progress
     from zodarts.space import Genotype
     from zodarts.train.retrain import run_train
 
@@ -126,7 +127,7 @@ def run(args) -> int:
         check_train_resume(args, out)
     config = None if args.resume else train_config_from_args(
         args, args.preset or search_preset(out) or DEFAULT_PRESET)
-    result = run_train(config, out, genotype, resume=args.resume, progress=not args.quiet)
+    result = run_train(config, out, genotype, resume=args.resume, progress=show_progress(args))
     val = result.best["val"]
     print(f"best val acc {val['acc']:.4f} (epoch {result.best['epoch'] + 1}); "
           f"model: {result.out / 'train' / 'best.pt'}")

@@ -20,12 +20,12 @@ from typing import Mapping
 import numpy as np
 
 from zodarts.data.registry import REGISTRY, SPLITS, DatasetInfo
-from zodarts.errors import DataError
+from zodarts.errors import DataError, ZodartsWarning
 
 ARRAYS = tuple(f"{split}_{kind}" for split in SPLITS for kind in ("images", "labels"))
 
 
-class DatasetWarning(UserWarning):
+class DatasetWarning(ZodartsWarning):
     """Data that loads but differs from the official release (e.g. a subset)."""
 
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 from zodarts.config import PAPER_SEARCH_BATCH, SearchConfig, paper_batch
-from zodarts.errors import ConfigError
+from zodarts.errors import ConfigError, SettingWarning
 from zodarts.search.registry import get_searcher
 
 # The paper's 50-epoch schedule as a fraction: the size phase from epoch 20 (the temperature's
@@ -74,7 +75,8 @@ def resolve_schedule(config: SearchConfig, dataset: str, weight_images: int, arc
     """
     c = dataclasses.replace(config, options=dict(config.options))
     batch = c.batch_size or paper_batch(dataset, weight_images, PAPER_SEARCH_BATCH)
-    c.batch_size = min(batch, weight_images, arch_images)
+    c.batch_size = fit_batch(batch, min(weight_images, arch_images), "search",
+                             f"each half of {dataset}'s search split")
     if c.epochs is None:
         # Epochs of at most the whole weights half, and batches per epoch evened out so that
         # the search takes arch_steps α steps (to within a round), whatever the dataset's size.
@@ -90,6 +92,16 @@ def resolve_schedule(config: SearchConfig, dataset: str, weight_images: int, arc
     if c.size_search_start is None:
         c.size_search_start = round(SIZE_PHASE_FRACTION * c.epochs)
     return c.validate()
+
+
+def fit_batch(batch: int, images: int, stage: str, where: str) -> int:
+    """``batch`` capped at the ``images`` there are, saying so: a batch of the whole split is
+    what runs, and a user who asked for more must not learn it only from the summary."""
+    if batch <= images:
+        return batch
+    warnings.warn(f"{stage} batch {batch} is larger than {where} ({images} images): using "
+                  f"batch {images}", SettingWarning, stacklevel=2)
+    return images
 
 
 def batches_in_epoch(config: SearchConfig, epoch: int, batches: int) -> int:

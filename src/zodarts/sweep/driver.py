@@ -4,16 +4,19 @@ file is written."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from zodarts.sweep.grid import Grid, build_trials
+from zodarts.errors import ConfigError
+from zodarts.sweep.grid import Grid, TrialSpec, build_trial, build_trials
 from zodarts.sweep.progress import Progress
-from zodarts.sweep.trials import SweepPlan, plan_sweep
+from zodarts.sweep.trials import SweepPlan, TrialRecord, config_difference, plan_sweep
 from zodarts.sweep.worker import TrialOutcome
+from zodarts.utils.io import ensure_writable
 
 GRID_FILE = "grid.yaml"
 
@@ -55,6 +58,29 @@ def grid_change(root: Path, grid: Grid, plan: SweepPlan) -> str | None:
             f"added{kept}")
 
 
+def check_folder_options(root: Path, grid: Grid, new: list[TrialSpec]) -> None:
+    """A sweep folder holds one configuration: a new cell whose `zodarts run` options resolve
+    to other settings than the folder's (grid.yaml's ``run``) is refused, as a conflicting cell
+    is, so the report never averages or labels trials of two protocols as one."""
+    path = root / GRID_FILE
+    if not new or not path.is_file():
+        return
+    recorded = tuple(str(t) for t in (yaml.safe_load(path.read_text()) or {}).get("run", []))
+    if recorded == grid.run_options:
+        return
+    folder_grid = dataclasses.replace(grid, run_options=recorded)
+    for spec in new:
+        dataset = spec.arguments[spec.arguments.index("--dataset") + 1]
+        as_folder = build_trial(folder_grid, spec.cell, dataset, root)
+        difference = config_difference(TrialRecord.for_spec(as_folder), TrialRecord.for_spec(spec))
+        if difference:
+            raise ConfigError(
+                f"trial {spec.cell.path} would run with other settings than the trials in {root} "
+                f"({difference}): a sweep folder holds one configuration, so that its report "
+                f"compares like with like; give the folder's run options "
+                f"(`{' '.join(recorded) or 'none'}`) or choose another --out")
+
+
 def run_sweep(grid: Grid, out: str | Path, options: SweepOptions = SweepOptions()
               ) -> SweepResult:
     from zodarts.sweep import runner
@@ -63,6 +89,10 @@ def run_sweep(grid: Grid, out: str | Path, options: SweepOptions = SweepOptions(
     root = Path(out).expanduser().resolve()
     specs = build_trials(grid, root)
     plan = plan_sweep(root, specs)
+    check_folder_options(root, grid, plan.new)
+    if options.address:
+        runner.check_reachable(options.address)  # in seconds, before anything is written
+    ensure_writable(root)
     change = grid_change(root, grid, plan)
     if change:
         _say(change)

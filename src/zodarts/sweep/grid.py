@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from zodarts.config import SearchConfig, TrainConfig
+from zodarts.config import SearchConfig, TrainConfig, read_yaml
 from zodarts.errors import ConfigError
 
 AXES = ("datasets", "methods", "budgets", "seeds")
@@ -90,12 +90,18 @@ class TrialSpec:
 
 # ---- reading the grid -------------------------------------------------------------------------
 
-def _split(value: Any) -> list:
-    """An axis as given: a comma-separated string, a list, or one scalar."""
+def _split(value: Any, where: str) -> list:
+    """An axis as given: a comma-separated string, a list, or one scalar; an empty value in a
+    list (``0,,1``) is an error, not silently dropped."""
     if value is None:
         return []
     if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
+        parts = [part.strip() for part in value.split(",")]
+        empty = [i + 1 for i, part in enumerate(parts) if not part]
+        if empty and len(empty) < len(parts):
+            raise ConfigError(f"{where} {value!r} has an empty value at position "
+                              f"{', '.join(map(str, empty))}: remove the extra comma")
+        return [part for part in parts if part]
     if isinstance(value, (list, tuple)):
         return [item.strip() if isinstance(item, str) else item for item in value
                 if not (isinstance(item, str) and not item.strip())]
@@ -148,10 +154,7 @@ def read_grid_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"grid file not found: {path}")
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from None
+    values = read_yaml(path)
     if not isinstance(values, dict):
         raise ConfigError(f"{path} must hold a mapping with keys {', '.join(GRID_KEYS)}")
     unknown = sorted(set(values) - set(GRID_KEYS))
@@ -192,7 +195,7 @@ def make_grid(flags: dict[str, str | None], run_options: list[str],
         if raw is None:
             axes[axis] = AXIS_DEFAULTS[axis]
             continue
-        values = _split(raw)
+        values = _split(raw, where)
         if not values:
             raise ConfigError(f"{where} is empty: give at least one value")
         axes[axis] = _seeds(values, where) if axis == "seeds" else _unique(map(str, values))

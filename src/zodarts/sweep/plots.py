@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from zodarts.report.markdown import fmt_count
 from zodarts.report.plots import save
@@ -33,6 +33,20 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
+def log_count_axis(ax, values: list[float]) -> None:
+    """A log x axis labelled in counts (12.3k): the decades, and within a range of two decades
+    or less also 2× and 5× each decade; every minor tick labelled would crowd the axis."""
+    ax.set_xscale("log")
+    counts = FuncFormatter(lambda x, _: fmt_count(x))
+    ax.xaxis.set_major_formatter(counts)
+    if max(values) / max(min(values), 1.0) <= 100:
+        ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(counts)
+    else:
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.tick_params(axis="x", which="both", labelsize=8)
+
+
 def _done(trials: list[TrialResult]) -> list[TrialResult]:
     return [t for t in trials if t.status == "done"]
 
@@ -51,24 +65,29 @@ def acc_vs_params(summary: SweepSummary, dataset: str, path: Path) -> Path | Non
         ax.scatter(t.params, t.test_acc, color=colour[t.cell.method], s=36, alpha=0.85,
                    marker=BUDGET_MARKERS.get(t.cell.budget, "D"), edgecolors="none")
     front = pareto_front([(float(t.params), float(t.test_acc)) for t in trials])
-    # Held to the largest network: beyond its last point the front is that point's ACC.
+    # Held to the largest network: beyond its last point the front is that point's ACC. The
+    # front's own points are ringed: a dominated trial can sit on the staircase's flat part
+    # (as many parameters or more at the same ACC) without being on the front.
     xs = [p for p, _ in front] + [max(float(t.params) for t in trials)]
     ys = [a for _, a in front] + [front[-1][1]]
     ax.step(xs, ys, where="post", color="0.35", ls="--", lw=1)
+    ax.scatter([p for p, _ in front], [a for _, a in front], s=110, facecolors="none",
+               edgecolors="0.2", linewidths=1.2, zorder=3)
     handles = [Line2D([], [], color=colour[m], marker="o", ls="", label=m) for m in methods]
     if len(budgets) > 1:
         handles += [Line2D([], [], color="0.4", marker=BUDGET_MARKERS.get(b, "D"), ls="",
                            label=f"budget {b}") for b in budgets]
-    handles.append(Line2D([], [], color="0.35", ls="--", label="Pareto front"))
+    handles.append(Line2D([], [], color="0.35", ls="--", marker="o", markerfacecolor="none",
+                          markersize=9, label="Pareto front (ringed: its trials)"))
+    majority = summary.majority(dataset)
+    if majority is not None:
+        ax.axhline(majority, color="0.5", ls="-.", lw=1)
+        handles.append(Line2D([], [], color="0.5", ls="-.", label="majority class (no skill)"))
     if dataset in RESNET18_28:
         ax.axhline(RESNET18_28[dataset][0], color="tab:red", ls=":", lw=1)
         handles.append(Line2D([], [], color="tab:red", ls=":",
                               label="ResNet-18 (28), MedMNIST v2"))
-    ax.set_xscale("log")
-    counts = FuncFormatter(lambda x, _: fmt_count(x))
-    ax.xaxis.set_major_formatter(counts)
-    ax.xaxis.set_minor_formatter(counts)
-    ax.tick_params(axis="x", which="both", labelsize=8)
+    log_count_axis(ax, [float(t.params) for t in trials])
     ax.set_xlabel("parameters (live operations)")
     ax.set_ylabel("test ACC")
     ax.set_title(f"{dataset}: test ACC against parameters, every trial")

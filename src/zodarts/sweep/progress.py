@@ -87,7 +87,16 @@ class Progress:
         eta = self.eta()
         return (f"sweep: {c.done}/{c.total} done, {c.running} running, {c.failed} failed, "
                 f"{c.queued} queued | {fmt_duration(time.monotonic() - self.began)} elapsed"
-                + (f", ~{fmt_duration(eta)} left" if eta is not None else ""))
+                + (f", ~{fmt_duration(eta)} left" if eta is not None else "")
+                + self.running_names())
+
+    def running_names(self, shown: int = 3) -> str:
+        """`` | running: a, b (+2 more)``: which trials, longest-running first."""
+        names = sorted(self._running_since, key=self._running_since.get)
+        if not names:
+            return ""
+        more = f" (+{len(names) - shown} more)" if len(names) > shown else ""
+        return f" | running: {', '.join(names[:shown])}{more}"
 
     def refresh(self) -> None:
         if self.live:

@@ -88,6 +88,11 @@ def dataset_section(summary: SweepSummary, dataset: str, figure: Path | None) ->
         lines.append("| " + " | ".join(["ResNet-18 (28), MedMNIST v2 Table 3", "–", "–",
                                         f"{acc:.3f}", f"{auc:.3f}",
                                         f"≈ {fmt_count(RESNET18_28_PARAMS)}", *filler]) + " |")
+    majority = summary.majority(dataset)
+    if majority is not None:
+        filler = ["–"] * (len(header) - 5)
+        lines.append("| " + " | ".join(["majority class (no skill)", "–", "–",
+                                        _metric(majority), "0.5 (chance)", *filler]) + " |")
     mixed = {h for c in cells for h in c.hardware}
     if len(mixed) > 1:
         which = ", ".join(sorted(tags[h] for h in mixed))
@@ -163,6 +168,9 @@ def markdown(summary: SweepSummary, figures: dict[str, Path | None]) -> str:
         lines += [f"- `{t.cell.path}`: unfinished (run the sweep again to resume it)"
                   for t in unfinished]
         lines.append("")
+    lines += ["The majority-class rows: the test ACC of always predicting the training split's "
+              "most frequent class, the floor a network must beat to show any skill beyond the "
+              "class balance.", ""]
     if any(d in RESNET18_28 for d in summary.datasets()):
         lines += [f"The ResNet-18 (28) rows: {RESNET18_SOURCE} (test ACC and AUC, mean of at "
                   "least three runs), for reference; this sweep did not run them.", ""]

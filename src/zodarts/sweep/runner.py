@@ -265,5 +265,19 @@ def run_trials(specs: list[TrialSpec], resources: TrialResources, max_retries: i
     except KeyboardInterrupt:
         for ref in pending:
             ray.cancel(ref, force=True)
+        for ref in pending:
+            mark_interrupted(watches[ref].spec)
         raise
     return outcomes
+
+
+def mark_interrupted(spec: TrialSpec) -> None:
+    """A trial the sweep stopped before it finished: its trial.json must not say "running"
+    (nothing runs it any more) or "queued" (nothing will)."""
+    try:
+        record = TrialRecord.load(spec.out)
+    except ConfigError:
+        return
+    if record.status in ("running", "queued"):
+        record.status = "interrupted"
+        record.save(spec.out)

@@ -60,6 +60,7 @@ class TrialResult:
     train_seconds: float | None = None
     within_budget: bool | None = None
     hardware: str | None = None
+    majority_acc: float | None = None  # test ACC of always predicting the most frequent class
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,14 @@ class SweepSummary:
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(c.dataset for c in self.cells))
 
+    def majority(self, dataset: str) -> float | None:
+        """The test ACC of always predicting the training split's most frequent class: what a
+        network that learnt nothing but the class balance scores (the same for every trial of a
+        dataset)."""
+        values = {t.majority_acc for t in self.trials
+                  if t.cell.dataset == dataset and t.majority_acc is not None}
+        return max(values) if values else None
+
 
 # ---- reading ----------------------------------------------------------------------------------
 
@@ -154,6 +163,7 @@ def read_trial(run_dir: Path) -> TrialResult:
     result.params, result.flops = evaluation.get("params"), evaluation.get("flops")
     result.search_seconds, result.train_seconds = records.search_seconds, records.train_seconds
     result.within_budget = None if budget is None else budget.get("within")
+    result.majority_acc = (test.get("majority") or {}).get("acc")
     return result
 
 

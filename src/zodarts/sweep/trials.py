@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zodarts.config import SearchConfig, TrainConfig
 from zodarts.errors import ConfigError
 from zodarts.rundir import RunPaths
 from zodarts.sweep.grid import TrialSpec
@@ -79,13 +80,18 @@ def is_finished(run_dir: str | Path) -> bool:
 
 
 def config_difference(recorded: TrialRecord, wanted: TrialRecord) -> str | None:
-    """The first setting in which two records' configs differ, as `key: old -> new`."""
-    for part in ("search_config", "train_config"):
+    """The first setting in which two records' configs differ, as `key: old -> new`. A setting
+    that a record predates counts at its default, so trials recorded by an older zodarts are not
+    refused for fields added since."""
+    for part, cls in (("search_config", SearchConfig), ("train_config", TrainConfig)):
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)
+                    if f.default is not dataclasses.MISSING}
         old, new = getattr(recorded, part), getattr(wanted, part)
         for key in sorted(set(old) | set(new)):
-            if old.get(key) != new.get(key):
+            was, now = old.get(key, defaults.get(key)), new.get(key, defaults.get(key))
+            if was != now:
                 label = key if part == "search_config" else f"train {key}"
-                return f"{label}: {old.get(key)!r} -> {new.get(key)!r}"
+                return f"{label}: {was!r} -> {now!r}"
     return None
 
 

@@ -31,6 +31,7 @@ from zodarts.train.checkpoint import load_model_state, model_record, read_checkp
 from zodarts.train.evaluate import EVAL_BATCH_SIZE, evaluate_model
 from zodarts.train.metrics import batch_accuracy, make_criterion
 from zodarts.search.base import precision_context
+from zodarts.search.protocol import fit_batch
 from zodarts.utils.meter import READ_EVERY, StepStats
 from zodarts.utils.io import (append_jsonl, atomic_torch_save, atomic_write_text,
                               ensure_writable, read_jsonl, write_jsonl)
@@ -113,7 +114,8 @@ class Trainer:
         train, val = dataset.splits["train"], dataset.splits["val"]
         # The paper preset leaves the batch to the authors' table (or its rule) for the dataset.
         batch = c.batch_size or paper_batch(dataset.name, len(train), PAPER_TRAIN_BATCH)
-        self.config = c = dataclasses.replace(c, batch_size=min(batch, len(train)))
+        batch = fit_batch(batch, len(train), "training", f"{dataset.name}'s train split")
+        self.config = c = dataclasses.replace(c, batch_size=batch)
         # FLOPs are those of this data's image size.
         self.genotype = dataclasses.replace(target, C=c.C or self.searched.C)
         self.normalizer = Normalizer.from_split(train)
