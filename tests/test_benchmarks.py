@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
 
 
 def test_search_cost_reports_json_for_two_methods_and_the_baseline():
@@ -168,3 +170,19 @@ def test_gpu_check_small_mode_runs_every_part(tmp_path):
     assert set(summary["search_speed"]) == {"fp32", "bf16"}
     assert summary["search_speed"]["bf16"]["phase2"]["ratio_to_plain"] > 0
     assert summary["environment"]["torch"]
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in BENCHMARKS.glob("*.py")))
+def test_every_benchmark_says_its_defaults_and_cost(script):
+    out = subprocess.run([sys.executable, str(BENCHMARKS / script), "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "Expected cost" in out
+    options = re.findall(r"^\s{2}(--[A-Za-z][A-Za-z0-9-]*)", out, flags=re.MULTILINE)
+    assert options and out.count("(default:") == len(options), (script, options)
+
+
+def test_decide_without_a_folder_starts_nothing():
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "decide.py")], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "--out" in done.stderr
+    assert "-- RUN OPTIONS" in done.stderr
