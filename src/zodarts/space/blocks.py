@@ -43,11 +43,12 @@ class Head(nn.Module):
     def __init__(self, C: int, num_classes: int):
         super().__init__()
         self.bn = nn.BatchNorm2d(C)
+        # A module, not torch.relu: activation-pattern measures (NASWOT) hook every nn.ReLU.
+        self.relu = nn.ReLU()
         self.classifier = nn.Linear(C, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self.bn(x))
-        return self.classifier(x.mean(dim=(2, 3)))
+        return self.classifier(self.relu(self.bn(x)).mean(dim=(2, 3)))
 
 
 def stage_channels(C: int, num_stages: int) -> list[int]:
