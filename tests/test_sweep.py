@@ -441,7 +441,8 @@ def test_an_interrupted_sweep_leaves_no_trial_marked_running(tmp_path, monkeypat
     specs = build_trials(make_grid({"seeds": "0,1"}, TINY), tmp_path / "sweep")
     resources = runner.TrialResources(1.0, 0.0)
     with open(os.devnull, "w") as quiet, pytest.raises(KeyboardInterrupt):
-        runner.run_trials(specs, resources, 0, Progress(2, 0, quiet=True, stream=quiet))
+        runner.run_jobs([runner.trial_job(s) for s in specs], lambda *a: None, resources, 0,
+                        Progress(2, 0, quiet=True, stream=quiet))
     assert len(fake.cancelled) == 2
     assert [TrialRecord.load(s.out).status for s in specs] == ["interrupted", "interrupted"]
 

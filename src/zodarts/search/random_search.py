@@ -1,6 +1,6 @@
 """Random search over genotypes: the sanity floor every NAS result is held against.
 
-Candidates are drawn uniformly from the space (``sample_genotype``: ops, kernel sizes and depths),
+Candidates are drawn uniformly from the space (``sample_connected``: ops, kernel sizes and depths, every cell connected),
 rejected until their exact parameter count lies in the budget band when one is set. Each is
 built as a standalone network, trained with the same settings for every candidate (SGD at
 ``w_lr`` with the config's momentum, Nesterov, weight decay and gradient clip: a fixed learning
@@ -31,7 +31,7 @@ import torch
 
 from zodarts.errors import ConfigError
 from zodarts.search.base import Batch, Searcher, SearchContext
-from zodarts.space import Genotype, Network, count_params, sample_genotype
+from zodarts.space import Genotype, Network, sample_connected
 
 
 class CandidateNetwork(Network):
@@ -91,16 +91,12 @@ class RandomSearch(Searcher):
         cannot change which candidates a search tries or how they start.
         """
         seed = int(torch.randint(0, 2 ** 62, (1,), generator=self.ctx.generator))
-        rng = np.random.default_rng(seed)
         n = self.net
-        for _ in range(self.options.random_max_tries):
-            g = sample_genotype(rng, n.in_channels, n.num_classes, n.C, n.cells_per_stage,
-                                n.image_size)
-            if g.disconnected_stages():
-                continue  # a network that cannot learn is not worth a candidate's training
-            if self.ctx.budget is None or \
-                    self.ctx.budget[0] <= count_params(g) <= self.ctx.budget[1]:
-                return g, seed
+        genotype = sample_connected(np.random.default_rng(seed), n.in_channels, n.num_classes,
+                                    n.C, n.cells_per_stage, n.image_size, self.ctx.budget,
+                                    self.options.random_max_tries)
+        if genotype is not None:
+            return genotype, seed
         lo, hi = self.ctx.budget
         raise ConfigError(f"random search drew {self.options.random_max_tries} genotypes and "
                           f"none has between {lo:,.0f} and {hi:,.0f} parameters; widen the "

@@ -6,10 +6,10 @@ from zodarts.space.network import Network, build_network
 from zodarts.space.operations import KERNEL_SIZES, OP_NAMES, OPS
 from zodarts.space.resources import (BUDGET_MISS_HINT, budget_bands, budget_check, count_flops,
                                      count_params, count_params_all_ops, resolve_budget,
-                                     sample_genotype)
+                                     sample_connected, sample_genotype)
 from zodarts.space.supernet import RELAXATIONS, SuperNet
 
 __all__ = ["EDGES", "Genotype", "StageGenotype", "live_edges", "Network", "build_network",
            "KERNEL_SIZES", "OP_NAMES", "OPS", "BUDGET_MISS_HINT", "budget_bands", "budget_check",
            "count_flops", "count_params", "count_params_all_ops", "resolve_budget",
-           "sample_genotype", "RELAXATIONS", "SuperNet"]
+           "sample_connected", "sample_genotype", "RELAXATIONS", "SuperNet"]

@@ -94,6 +94,22 @@ def sample_genotype(seed: int | np.random.Generator, in_channels: int, num_class
     return Genotype(tuple(stages), in_channels, num_classes, C, image_size)
 
 
+def sample_connected(rng: np.random.Generator, in_channels: int, num_classes: int, C: int,
+                     cells_per_stage: int, image_size: int,
+                     band: tuple[float, float] | None = None,
+                     max_tries: int = 10_000) -> Genotype | None:
+    """A uniform genotype whose every cell is connected (a disconnected cell gives a network
+    that cannot learn) and, with ``band``, whose parameter count lies in it: rejection sampling,
+    None after ``max_tries`` draws. Random search and the landscape both sample with it."""
+    for _ in range(max_tries):
+        genotype = sample_genotype(rng, in_channels, num_classes, C, cells_per_stage, image_size)
+        if genotype.disconnected_stages():
+            continue
+        if band is None or band[0] <= count_params(genotype) <= band[1]:
+            return genotype
+    return None
+
+
 @lru_cache(maxsize=64)
 def _sampled_counts(in_channels: int, num_classes: int, C: int, cells_per_stage: int,
                     samples: int, seed: int) -> np.ndarray:

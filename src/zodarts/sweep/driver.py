@@ -15,7 +15,7 @@ from zodarts.errors import ConfigError
 from zodarts.sweep.grid import Grid, TrialSpec, build_trial, build_trials
 from zodarts.sweep.progress import Progress
 from zodarts.sweep.trials import SweepPlan, TrialRecord, config_difference, plan_sweep
-from zodarts.sweep.worker import TrialOutcome
+from zodarts.sweep.worker import TrialOutcome, execute_trial
 from zodarts.utils.io import ensure_writable
 
 GRID_FILE = "grid.yaml"
@@ -114,8 +114,9 @@ def run_sweep(grid: Grid, out: str | Path, options: SweepOptions = SweepOptions(
                  f"{resources.gpus:g} GPUs per trial; folder {root}")
             progress = Progress(len(specs), len(plan.finished), quiet=options.quiet)
             try:
-                outcomes = runner.run_trials(plan.to_run, resources, options.max_retries,
-                                             progress)
+                outcomes = runner.run_jobs([runner.trial_job(s) for s in plan.to_run],
+                                           execute_trial, resources, options.max_retries,
+                                           progress)
             except KeyboardInterrupt:
                 progress.close()
                 _say("the unfinished trials keep their checkpoints: run the same command "

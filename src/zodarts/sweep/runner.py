@@ -1,29 +1,32 @@
-"""Ray as the sweep's engine: an embedded local Ray or an existing cluster, per-trial resources,
-and retries of trials whose worker died.
+"""Ray as the engine of sweeps and landscapes: an embedded local Ray or an existing cluster,
+per-job resources, and retries of jobs whose worker died.
 
-Every trial is a Ray task in a fresh worker process (``max_calls=1``): a clean torch state per
-trial, and nothing one trial leaks can slow the next. ``max_retries`` re-runs a task whose worker
-died (kill -9, out of memory, a lost node); the retry finds the trial's folder and resumes it.
-``retry_exceptions=False``: an exception is never retried (the worker returns input failures as
-outcomes anyway, since the same input fails the same way).
+A sweep's trial is a Ray task in a fresh worker process (``max_calls=1``): a clean torch state
+per trial, and nothing one trial leaks can slow the next. A landscape's jobs are many short
+trainings, which reuse their worker processes instead (torch imported and the data loaded once).
+``max_retries`` re-runs a task whose worker died (kill -9, out of memory, a lost node); the retry
+finds the job's folder and resumes it. ``retry_exceptions=False``: an exception is never retried
+(the workers return input failures as outcomes anyway, since the same input fails the same way).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import socket
 import sys
 from dataclasses import dataclass
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 from zodarts.errors import ConfigError
 from zodarts.sweep.grid import TrialSpec
 from zodarts.sweep.progress import Progress
 from zodarts.sweep.trials import TRIAL_LOG, TrialRecord
-from zodarts.sweep.worker import TrialOutcome, execute_trial
+from zodarts.sweep.worker import TrialOutcome
 
 RAY_MISSING = "zodarts sweep needs Ray, which is not installed: pip install 'zodarts[sweep]'"
 CONNECT_TIMEOUT_S = 5.0
@@ -173,75 +176,97 @@ def trial_resources(cluster: Cluster, trials: int, cpus: float | None = None,
 
 # ---- running ----------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Job:
+    """One Ray task as the driver sees it: a sweep's trial or a landscape's architecture.
+    Its folder holds its ``trial.json`` (written by the worker while it runs) and its log."""
+
+    label: str                          # shown in the progress line and the logs
+    out: Path
+    payload: Any                        # what ``execute`` receives
+    record: Callable[[], TrialRecord]   # a fresh trial.json when the folder has none
+
+
+def trial_job(spec: TrialSpec) -> Job:
+    return Job(spec.cell.path, spec.out, spec, functools.partial(TrialRecord.for_spec, spec))
+
+
 @dataclass
 class _Watch:
-    """What the driver knows of one submitted trial, from its trial.json."""
+    """What the driver knows of one submitted job, from its trial.json."""
 
-    spec: TrialSpec
+    job: Job
     seen_attempts: int
     running: bool = False
 
     def poll(self, progress: Progress) -> None:
         try:
-            record = TrialRecord.load(self.spec.out)
+            record = TrialRecord.load(self.job.out)
         except ConfigError:
             return
         if record.status != "running" or record.attempts <= self.seen_attempts:
             return
         where = f"pid {record.pid} on {record.host}"
-        if self.running:  # a new attempt of a trial we saw running: its worker died
-            progress.retried(self.spec.cell.path, record.attempts, where)
+        if self.running:  # a new attempt of a job we saw running: its worker died
+            progress.retried(self.job.label, record.attempts, where)
         else:
-            progress.started(self.spec.cell.path, record.attempts, where)
+            progress.started(self.job.label, record.attempts, where)
         self.running, self.seen_attempts = True, record.attempts
 
 
-def queue(spec: TrialSpec) -> int:
-    """Record ``spec`` as queued (keeping its earlier attempts); returns those attempts."""
-    spec.out.mkdir(parents=True, exist_ok=True)
-    fresh = TrialRecord.for_spec(spec)
+def queue(job: Job) -> int:
+    """Record ``job`` as queued (keeping its earlier attempts); returns those attempts."""
+    job.out.mkdir(parents=True, exist_ok=True)
+    fresh = job.record()
     try:
-        record = TrialRecord.load(spec.out)
+        record = TrialRecord.load(job.out)
         record.arguments = fresh.arguments
     except ConfigError:
         record = fresh
     record.status, record.error = "queued", None
-    record.save(spec.out)
+    record.save(job.out)
     return record.attempts
 
 
 def _gave_up(ray, err: Exception, watch: _Watch, max_retries: int) -> TrialOutcome:
-    """The outcome of a trial Ray could not finish: recorded as failed, with the reason."""
+    """The outcome of a job Ray could not finish: recorded as failed, with the reason."""
+    job = watch.job
     if isinstance(err, ray.exceptions.RayTaskError):
         lines = str(err).strip().splitlines()
         reason = lines[-1] if lines else type(err).__name__
     else:
         reason = (f"its worker died {max_retries + 1} time(s) ({type(err).__name__}); run the "
-                  "sweep again to resume it")
+                  "same command again to resume it")
     try:
-        record = TrialRecord.load(watch.spec.out)
+        record = TrialRecord.load(job.out)
     except ConfigError:
-        record = TrialRecord.for_spec(watch.spec)
+        record = job.record()
     record.mark_finished(reason)
-    record.save(watch.spec.out)
-    with open(watch.spec.out / TRIAL_LOG, "a", encoding="utf-8") as log:
-        log.write(f"=== {watch.spec.cell.path}: given up: {reason}\n")
-    return TrialOutcome(watch.spec.cell.path, reason, 0.0, record.attempts)
+    record.save(job.out)
+    with open(job.out / TRIAL_LOG, "a", encoding="utf-8") as log:
+        log.write(f"=== {job.label}: given up: {reason}\n")
+    return TrialOutcome(job.label, reason, 0.0, record.attempts)
 
 
-def run_trials(specs: list[TrialSpec], resources: TrialResources, max_retries: int,
-               progress: Progress) -> list[TrialOutcome]:
-    """Run ``specs`` on the connected Ray (see :func:`ray_cluster`) and wait for all of them."""
+def run_jobs(jobs: list[Job], execute: Callable[..., TrialOutcome], resources: TrialResources,
+             max_retries: int, progress: Progress, reuse_workers: bool = False
+             ) -> list[TrialOutcome]:
+    """Run ``execute(job.payload, threads, gpus)`` for every job on the connected Ray (see
+    :func:`ray_cluster`) and wait for all of them.
+
+    ``reuse_workers``: a worker process runs job after job (torch is imported and the data
+    loaded once per process), for many short jobs; otherwise each job gets a fresh process,
+    so nothing one leaks can slow the next."""
     ray = import_ray()
-    remote = ray.remote(max_calls=1)(execute_trial)
+    remote = ray.remote(max_calls=0 if reuse_workers else 1)(execute)
     watches = {}
-    for spec in specs:
-        attempts = queue(spec)
+    for job in jobs:
+        attempts = queue(job)
         ref = remote.options(num_cpus=resources.cpus, num_gpus=resources.gpus,
                              max_retries=max_retries, retry_exceptions=False,
-                             name=f"zodarts trial {spec.cell.path}"
-                             ).remote(spec, resources.threads, resources.gpus)
-        watches[ref] = _Watch(spec, attempts)
+                             name=f"zodarts {job.label}"
+                             ).remote(job.payload, resources.threads, resources.gpus)
+        watches[ref] = _Watch(job, attempts)
     outcomes: list[TrialOutcome] = []
     pending = list(watches)
     try:
@@ -266,18 +291,18 @@ def run_trials(specs: list[TrialSpec], resources: TrialResources, max_retries: i
         for ref in pending:
             ray.cancel(ref, force=True)
         for ref in pending:
-            mark_interrupted(watches[ref].spec)
+            mark_interrupted(watches[ref].job)
         raise
     return outcomes
 
 
-def mark_interrupted(spec: TrialSpec) -> None:
-    """A trial the sweep stopped before it finished: its trial.json must not say "running"
+def mark_interrupted(job: Job) -> None:
+    """A job the driver stopped before it finished: its trial.json must not say "running"
     (nothing runs it any more) or "queued" (nothing will)."""
     try:
-        record = TrialRecord.load(spec.out)
+        record = TrialRecord.load(job.out)
     except ConfigError:
         return
     if record.status in ("running", "queued"):
         record.status = "interrupted"
-        record.save(spec.out)
+        record.save(job.out)

@@ -98,15 +98,17 @@ def _stderr(message: str) -> None:
 
 class Trainer:
     def __init__(self, config: TrainConfig, out: str | Path, genotype: Genotype,
-                 progress: bool = True, log: Callable[[str], None] | None = _stderr):
+                 progress: bool = True, log: Callable[[str], None] | None = _stderr,
+                 dataset: ImageDataset | None = None):
         self.config, self.paths, self.searched = config, RunPaths(out), genotype
         self.progress, self.log = progress, log or (lambda message: None)
         self.device = resolve_device(config.device)
+        self.dataset = dataset  # loaded once by a caller that trains many networks on it
 
     def build(self) -> None:
         c = self.config
         seed_everything(c.seed, c.deterministic)
-        dataset = load_dataset(c.dataset, c.data_root)
+        dataset = self.dataset or load_dataset(c.dataset, c.data_root)
         target, note = transfer(self.searched, dataset)
         if note:
             self.log(note)
@@ -291,9 +293,11 @@ def _resolve_genotype(genotype: Genotype | None, paths: RunPaths) -> Genotype:
 
 def run_train(config: TrainConfig | None, out: str | Path, genotype: Genotype | None = None,
               resume: bool = False, progress: bool = True,
-              log: Callable[[str], None] | None = _stderr) -> TrainResult:
+              log: Callable[[str], None] | None = _stderr,
+              dataset: ImageDataset | None = None) -> TrainResult:
     """Train the genotype of run folder ``out`` (or ``genotype``, saved into ``out``) from
-    scratch; with ``resume``, continue from ``out/train/last.pt`` under its saved config."""
+    scratch; with ``resume``, continue from ``out/train/last.pt`` under its saved config.
+    ``dataset``: the config's dataset, already loaded."""
     paths = RunPaths(out)
     if resume:
         if not paths.train_last.is_file():
@@ -308,7 +312,7 @@ def run_train(config: TrainConfig | None, out: str | Path, genotype: Genotype | 
         genotype = _resolve_genotype(genotype, paths)
         config = _resolve_dataset(config or TrainConfig(), paths)
     ensure_writable(paths.root)
-    return Trainer(config, out, genotype, progress, log).run(resume)
+    return Trainer(config, out, genotype, progress, log, dataset).run(resume)
 
 
 def training_finished(paths: RunPaths) -> bool:
