@@ -128,7 +128,8 @@ def _two_relu_model() -> nn.Sequential:
 def test_naswot_matches_hand_computed_kernel() -> None:
     x = torch.tensor([[1.0, 1.0], [-1.0, 1.0], [1.0, -1.0], [-1.0, -1.0]])
     # First ReLU's inputs: (x1, x2, x1 + x2 - 1) → codes 111, 010, 100, 000; its outputs
-    # (1,1,1), (0,1,0), (1,0,0), (0,0,0) give second-ReLU inputs 0.5, -1.5, 0.5, -0.5 → 1, 0, 1, 0.
+    # (1,1,1), (0,1,0), (1,0,0), (0,0,0) give the second ReLU the inputs 0.5, -1.5, 0.5, -0.5,
+    # codes 1, 0, 1, 0.
     codes = np.array([[1, 1, 1, 1], [0, 1, 0, 0], [1, 0, 0, 1], [0, 0, 0, 0]])
     hamming = (codes[:, None, :] != codes[None, :, :]).sum(axis=2)
     kernel = 4 - hamming

@@ -31,6 +31,10 @@ COMMANDS = (
     "run",
     "sweep",
     "sweep_report",  # registers `sweep-report`
+    "landscape",
+    "landscape_report",  # registers `landscape-report`
+    "landscape_place",
+    "landscape_supernet",
 )
 
 

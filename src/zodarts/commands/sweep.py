@@ -46,6 +46,32 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                            help=argparse.SUPPRESS if managed else action.help)
 
 
+def add_ray_arguments(p: argparse.ArgumentParser, unit: str) -> None:
+    """Where the work runs (shared by `sweep` and the landscape commands); ``unit`` names what
+    one Ray task is (a trial, a job)."""
+    r = p.add_argument_group("Ray")
+    r.add_argument("--address", help="an existing cluster: HOST:PORT, ray://HOST:PORT or auto "
+                   "(default: start a local Ray on this machine)")
+    r.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
+    r.add_argument("--cpus-per-trial", type=float, help=f"default: the CPUs shared out among "
+                   f"the {unit}s that run at once; also each {unit}'s torch threads")
+    r.add_argument("--gpus-per-trial", type=float,
+                   help="default: 1 where Ray sees GPUs, else 0")
+    r.add_argument("--max-retries", type=int, default=3, help=f"re-runs of a {unit} whose "
+                   "worker died (killed, out of memory, lost node); each resumes from its "
+                   "checkpoints (default 3)")
+
+
+def ray_options(args: argparse.Namespace):
+    from zodarts.errors import ConfigError
+    from zodarts.sweep.driver import SweepOptions
+
+    if args.max_retries < 0:
+        raise ConfigError(f"--max-retries must be >= 0 (got {args.max_retries})")
+    return SweepOptions(args.address, args.num_cpus, args.cpus_per_trial, args.gpus_per_trial,
+                        args.max_retries, args.quiet)
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "sweep", allow_abbrev=False,
@@ -66,17 +92,7 @@ def register(sub) -> None:
     g.add_argument("--methods", help="search methods (default zo-darts++)")
     g.add_argument("--budgets", help="none, small, medium, large (default none)")
     g.add_argument("--seeds", help="integers (default 0)")
-    r = p.add_argument_group("Ray")
-    r.add_argument("--address", help="an existing cluster: HOST:PORT, ray://HOST:PORT or auto "
-                   "(default: start a local Ray on this machine)")
-    r.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
-    r.add_argument("--cpus-per-trial", type=float, help="default: the CPUs shared out among "
-                   "the trials that run at once; also each trial's torch threads")
-    r.add_argument("--gpus-per-trial", type=float,
-                   help="default: 1 where Ray sees GPUs, else 0")
-    r.add_argument("--max-retries", type=int, default=3, help="re-runs of a trial whose worker "
-                   "died (killed, out of memory, lost node); each resumes from the trial's "
-                   "checkpoints (default 3)")
+    add_ray_arguments(p, "trial")
     p.add_argument("--quiet", action="store_true",
                    help="one log line per trial start, finish and failure instead of the live "
                         "progress line")
@@ -87,17 +103,13 @@ def register(sub) -> None:
 def run(args) -> int:
     import sys
 
-    from zodarts.errors import ConfigError
-    from zodarts.sweep.driver import SweepOptions, run_sweep
+    from zodarts.sweep.driver import run_sweep
     from zodarts.sweep.grid import AXES, make_grid
 
-    if args.max_retries < 0:
-        raise ConfigError(f"--max-retries must be >= 0 (got {args.max_retries})")
+    options = ray_options(args)
     grid = make_grid({axis: getattr(args, axis) for axis in AXES}, args.run_options or [],
                      args.grid)
-    result = run_sweep(grid, args.out, SweepOptions(
-        args.address, args.num_cpus, args.cpus_per_trial, args.gpus_per_trial,
-        args.max_retries, args.quiet))
+    result = run_sweep(grid, args.out, options)
     for outcome in result.failed:
         print(f"failed {outcome.cell}: {outcome.error}", file=sys.stderr)
     done = len(result.outcomes) - len(result.failed)

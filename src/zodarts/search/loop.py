@@ -344,6 +344,21 @@ def _epoch_line(r: dict, epochs: int, budget) -> str:
             f"E[params] {r['expected_params']:,.0f}{band} | {r['seconds']:.1f}s")
 
 
+def load_search(run_dir: str | Path, device: str | None = None) -> SearchLoop:
+    """A finished (or interrupted) search as its last checkpoint left it: the trained supernet,
+    its data split and batches, for measuring what the search learnt."""
+    paths = RunPaths(run_dir)
+    if not paths.search_checkpoint.is_file():
+        raise ConfigError(f"{paths.root} holds no search checkpoint ({paths.search_checkpoint})")
+    config = load_config(SearchConfig, paths.config)
+    if device is not None:
+        config.device = device
+    loop = SearchLoop(config, run_dir, progress=False, log=None)
+    loop.build()
+    loop._load_checkpoint()
+    return loop
+
+
 def run_search(config: SearchConfig | None, out: str | Path, resume: bool = False,
                progress: bool = True, log: Callable[[str], None] | None = _stderr
                ) -> SearchResult:

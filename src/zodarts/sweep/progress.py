@@ -34,8 +34,8 @@ class Counts:
 
 class Progress:
     def __init__(self, total: int, earlier: int, quiet: bool = False,
-                 stream: TextIO | None = None):
-        self.stream = stream or sys.stderr
+                 stream: TextIO | None = None, noun: str = "sweep"):
+        self.stream, self.noun = stream or sys.stderr, noun
         self.live = not quiet and self.stream.isatty()
         self.counts = Counts(total, done=earlier)
         self.began = time.monotonic()
@@ -85,7 +85,7 @@ class Progress:
     def line(self) -> str:
         c = self.counts
         eta = self.eta()
-        return (f"sweep: {c.done}/{c.total} done, {c.running} running, {c.failed} failed, "
+        return (f"{self.noun}: {c.done}/{c.total} done, {c.running} running, {c.failed} failed, "
                 f"{c.queued} queued | {fmt_duration(time.monotonic() - self.began)} elapsed"
                 + (f", ~{fmt_duration(eta)} left" if eta is not None else "")
                 + self.running_names())

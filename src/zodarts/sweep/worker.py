@@ -18,7 +18,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from zodarts.errors import ZodartsError
 from zodarts.rundir import RunPaths
@@ -59,35 +59,45 @@ def output_to(path: Path) -> Iterator[None]:
             os.close(saved[1])
 
 
-def execute_trial(spec: TrialSpec, threads: int, gpus: float = 0.0) -> TrialOutcome:
+def run_recorded(out: Path, label: str, threads: int, gpus: float, starting: str,
+                 work: Callable[[], None]) -> TrialOutcome:
+    """Run ``work`` as one attempt of the job in ``out``: trial.json says it runs (attempt, pid,
+    host) and then how it ended, and its output goes to trial.log. A ZodartsError (bad input)
+    is its outcome, a bug too (with the traceback in the log): neither is raised to Ray, which
+    would only retry what fails the same way again."""
     import torch
 
-    from zodarts.pipeline import run_pipeline
-
     torch.set_num_threads(max(1, threads))
-    record = TrialRecord.load(spec.out)
+    record = TrialRecord.load(out)
     record.mark_running(threads, gpus)
-    record.save(spec.out)
-    resume = RunPaths(spec.out).config.is_file()
+    record.save(out)
     tic = time.perf_counter()
     error = None
-    with output_to(spec.out / TRIAL_LOG):
-        print(f"=== {spec.cell.path}: attempt {record.attempts} on {record.host} (pid "
-              f"{record.pid}, {threads} threads, {gpus:g} GPUs): "
-              + ("resuming from the run folder's checkpoints" if resume else "starting"),
-              flush=True)
+    with output_to(out / TRIAL_LOG):
+        print(f"=== {label}: attempt {record.attempts} on {record.host} (pid {record.pid}, "
+              f"{threads} threads, {gpus:g} GPUs): {starting}", flush=True)
         try:
-            run_pipeline(spec.search_config, spec.train_config, spec.out, resume=resume,
-                         progress=False)
+            work()
         except ZodartsError as err:
             error = str(err)
             print(f"error: {error}", file=sys.stderr)
-        except Exception as err:  # a bug in zodarts: report it, the sweep goes on
+        except Exception as err:  # a bug in zodarts: report it, the others go on
             traceback.print_exc()
             error = f"internal error {type(err).__name__}: {err} (traceback in {TRIAL_LOG})"
         seconds = time.perf_counter() - tic
-        print(f"=== {spec.cell.path}: " + (f"failed after {seconds:.1f} s" if error
-                                            else f"finished in {seconds:.1f} s"), flush=True)
+        print(f"=== {label}: " + (f"failed after {seconds:.1f} s" if error
+                                   else f"finished in {seconds:.1f} s"), flush=True)
     record.mark_finished(error)
-    record.save(spec.out)
-    return TrialOutcome(spec.cell.path, error, seconds, record.attempts)
+    record.save(out)
+    return TrialOutcome(label, error, seconds, record.attempts)
+
+
+def execute_trial(spec: TrialSpec, threads: int, gpus: float = 0.0) -> TrialOutcome:
+    from zodarts.pipeline import run_pipeline
+
+    resume = RunPaths(spec.out).config.is_file()
+    return run_recorded(
+        spec.out, spec.cell.path, threads, gpus,
+        "resuming from the run folder's checkpoints" if resume else "starting",
+        lambda: run_pipeline(spec.search_config, spec.train_config, spec.out, resume=resume,
+                             progress=False))

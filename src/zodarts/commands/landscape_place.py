@@ -1,0 +1,68 @@
+"""`zodarts landscape-place`: retrain searched genotypes as the landscape's architectures were,
+and say where they land in it."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    from zodarts.commands.sweep import add_ray_arguments
+
+    p = sub.add_parser(
+        "landscape-place", help="where searched genotypes land in a landscape",
+        description="Retrain the genotype of each RUN_DIR (or of every trial of a SWEEP_DIR on "
+        "the landscape's dataset) with the landscape's seeds and retraining settings, at its "
+        "width C, then print each one's mean test ACC and AUC, its percentile among the "
+        "landscape's architecture means and its difference to random search's expected "
+        "best-of-K picked on validation, with 95%% bootstrap intervals. Retrainings already "
+        "recorded are not repeated; the landscape's report shows the placements.")
+    p.add_argument("landscape", metavar="DIR", help="a landscape folder")
+    p.add_argument("runs", nargs="+", metavar="RUN_OR_SWEEP")
+    p.add_argument("--k", type=int, default=10, help="K of the best-of-K line (default 10, "
+                   "random search's candidates)")
+    p.add_argument("--keep-models", action="store_true",
+                   help="keep the retrainings' checkpoints")
+    add_ray_arguments(p, "job")
+    p.add_argument("--quiet", action="store_true", help="log lines, no live progress line")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import sys
+    from pathlib import Path
+
+    from zodarts.commands.sweep import ray_options
+    from zodarts.landscape.driver import run_arch_jobs
+    from zodarts.landscape.place import find_searched, place_jobs, write_placements
+    from zodarts.landscape.report import write_report
+    from zodarts.landscape.table import read_table
+
+    options = ray_options(args)
+    table = read_table(args.landscape)
+    searched = find_searched([Path(r) for r in args.runs], table.settings.dataset)
+    jobs = place_jobs(table, searched, args.keep_models)
+    outcomes, _, _ = run_arch_jobs(jobs, len(searched), options, table.root, "placing")
+    for outcome in outcomes:
+        if not outcome.ok:
+            print(f"failed {outcome.cell}: {outcome.error}", file=sys.stderr)
+    path = write_placements(table)
+    if path is None:
+        print("nothing placed: no retraining finished", file=sys.stderr)
+        return 1
+    import json
+    wanted = {s.label for s in searched}
+    print(f"{'placed':<48} {'seeds':>5} {'test ACC':>8} {'percentile':>17} "
+          f"{'ACC − best-of-' + str(args.k):>26}")
+    for entry in json.loads(path.read_text()):
+        if entry["label"] not in wanted:
+            continue
+        acc = entry["test_acc"]
+        k = str(args.k)
+        gap = acc["minus_best_of_k"].get(k)
+        gap_text = "–" if gap is None else (
+            f"{gap:+.4f} [{acc['minus_best_of_k_interval'][k][0]:+.4f}, "
+            f"{acc['minus_best_of_k_interval'][k][1]:+.4f}]")
+        print(f"{entry['label']:<48} {entry['seeds']:>5} {acc['mean']:>8.4f} "
+              f"{acc['percentile']:>5.1f} [{acc['percentile_interval'][0]:>4.1f}, "
+              f"{acc['percentile_interval'][1]:>5.1f}] {gap_text:>26}")
+    print(f"report: {write_report(table.root)}")
+    return 1 if any(not o.ok for o in outcomes) else 0

@@ -1,0 +1,37 @@
+"""`zodarts landscape-supernet`: does a trained supernet rank the landscape's architectures
+the way training them does?"""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "landscape-supernet", help="a trained supernet's ranking of a landscape (Kendall τ)",
+        description="Evaluate every landscape architecture as a sub-network of each RUN_DIR's "
+        "trained supernet (its last search checkpoint; inherited weights, BatchNorm statistics "
+        "re-estimated per sub-network, the search's validation half) and print the Kendall τ "
+        "and Spearman ρ of those accuracies with the architectures' stand-alone mean test and "
+        "val ACC, with 95%% bootstrap intervals (Yu et al., ICLR 2020). Search and landscape "
+        "must share the space (the same preset).")
+    p.add_argument("landscape", metavar="DIR", help="a landscape folder")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="finished searches")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from zodarts.landscape.report import write_report
+    from zodarts.landscape.supernet import rank_supernet
+    from zodarts.landscape.table import read_table
+
+    table = read_table(args.landscape)
+    for run_dir in args.runs:
+        result = rank_supernet(table, run_dir, device=args.device)
+        for against in ("test_acc", "val_acc"):
+            c = result[f"against_{against}"]
+            print(f"{result['label']} ({result['method']}) vs stand-alone {against}: Kendall τ "
+                  f"{c['kendall']:+.3f} [{c['kendall_low']:+.3f}, {c['kendall_high']:+.3f}], "
+                  f"Spearman ρ {c['spearman']:+.3f} [{c['spearman_low']:+.3f}, "
+                  f"{c['spearman_high']:+.3f}] over {c['n']} architectures")
+    print(f"report: {write_report(table.root)}")
+    return 0
