@@ -72,6 +72,14 @@ class SearchConfig:
     temp_decay_every: int | None = 5
     size_search_start: int | None = 20
 
+    # How the searched architecture is derived: the argmax of every distribution, draws from
+    # them as the ZO-DARTS++ authors do (zodarts.space.sampling; `draws` of them, each retrained
+    # in draws/dK/), or both. draw_epoch: the epoch whose distributions are drawn from (None:
+    # the last).
+    derive: str = "argmax"              # argmax | sample | both
+    draws: int = 1
+    draw_epoch: int | None = None
+
     # When the architecture counts as decided (zodarts.space.decision), and whether to stop then.
     decided_margin: float = 0.1         # every choice's p(top 1) − p(top 2) at least this
     decided_epochs: int = 3             # for this many epochs in a row (--until-decided)
@@ -113,6 +121,12 @@ class SearchConfig:
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {', '.join(PRECISIONS)} "
                             f"(got {self.precision!r})")
+        if self.derive not in DERIVATIONS:
+            problems.append(f"derive must be one of {', '.join(DERIVATIONS)} "
+                            f"(got {self.derive!r})")
+        if self.draws < 1 or (self.draw_epoch is not None and self.draw_epoch < 0):
+            problems.append(f"draws must be >= 1 and draw_epoch >= 0 or unset (got "
+                            f"{self.draws}, {self.draw_epoch})")
         if problems:
             raise ConfigError("invalid search config: " + "; ".join(problems))
         return self
@@ -130,6 +144,7 @@ def seed_problems(seed: Any) -> list[str]:
 
 ARCH_OPTIMIZERS = ("adam", "sgd", "none")
 PRECISIONS = ("fp32", "bf16")
+DERIVATIONS = ("argmax", "sample", "both")
 RELAXATIONS = ("sparsemax", "softmax", "entmax15")
 
 # Presets: `tiny` is for tests, `quick` for a first run on CPU, `paper` is the ZO-DARTS++
@@ -146,9 +161,11 @@ SEARCH_PRESETS: dict[str, dict[str, Any]] = {
     "quick": dict(epochs=None, arch_steps=40, batch_size=32, steps_per_epoch=None, C=8,
                   cells_per_stage=2, size_search_start=None, temp_decay_every=None),
     # paper: 50 epochs, size phase from epoch 20, T × 0.75 every 5 epochs, and the batch of the
-    # authors' search script for each dataset (PAPER_SEARCH_BATCH).
+    # authors' search script for each dataset (PAPER_SEARCH_BATCH). The architecture is drawn
+    # three times from the distributions their log holds for epoch 39 of 0-49
+    # (StructureSampler.read_prob reads that block; retrain/experiment_*.sh runs three rounds).
     "paper": dict(epochs=50, batch_size=None, C=16, cells_per_stage=3, size_search_start=20,
-                  temp_decay_every=5),
+                  temp_decay_every=5, derive="sample", draws=3, draw_epoch=39),
 }
 
 # The ZO-DARTS++ authors' batch sizes per dataset: search scripts, then the retrain script.
@@ -323,6 +340,15 @@ class TrainConfig:
 
     select: str = "acc"                 # best.pt is the epoch with the best val acc | auc | loss
 
+    # The ZO-DARTS++ authors' protocol, each a switch (zodarts.train.retrain):
+    test_every_epoch: bool = False      # test metrics every epoch (eval.json's max over epochs)
+    bn_batch_stats: bool = False        # BatchNorm without running statistics, train and test
+    restart_epoch: int | None = None    # at this epoch (from 1), restart a run that has not
+    restart_below: float = 0.3          #   reached this val ACC, or has gained less than
+    restart_min_gain: float = 0.01      #   this since epoch 1 while below
+    restart_flat_below: float = 0.8     #   this; with a new draw for a drawn architecture
+    max_restarts: int = 5
+
     def validate(self) -> "TrainConfig":
         problems = seed_problems(self.seed)
         if self.epochs < 1:
@@ -351,6 +377,10 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {', '.join(PRECISIONS)} "
                             f"(got {self.precision!r})")
+        if self.restart_epoch is not None and self.restart_epoch < 2:
+            problems.append(f"restart_epoch must be >= 2 or unset (got {self.restart_epoch})")
+        if self.max_restarts < 0:
+            problems.append(f"max_restarts must be >= 0 (got {self.max_restarts})")
         if self.select not in ("acc", "auc", "loss"):
             problems.append(f"select must be acc, auc or loss (got {self.select!r})")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
@@ -364,12 +394,17 @@ class TrainConfig:
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(epochs=2, batch_size=32, steps_per_epoch=4, eval_batches=2, warmup_epochs=0.5),
     "quick": dict(epochs=40, batch_size=64, warmup_epochs=2),
-    # The authors' retrain script: 300 epochs, SGD 0.1 (momentum 0.9, no Nesterov), weight decay
-    # 3e-4, 10 warm-up epochs from 0.01× then cosine to 0, label smoothing 0.1, mixup 0.1 and
-    # cutmix 0.1, and its batch per dataset (PAPER_TRAIN_BATCH).
+    # The authors' retrain script (retrain/retrain_sampling.py): 300 epochs, SGD 0.1 (momentum
+    # 0.9, no Nesterov), 10 warm-up epochs from 0.01× then cosine to 0, label smoothing 0.1,
+    # mixup 0.1 and cutmix 0.1, their batch per dataset (PAPER_TRAIN_BATCH), and no weight
+    # decay: their `optim.SGD(params, lr, momentum, weight_decay)` passes 3e-4 positionally,
+    # where SGD takes dampening. Test metrics every epoch (read_percentile.py reports the
+    # maximum), BatchNorm on batch statistics (their net is never put in eval mode), and the
+    # restart at epoch 20 (decided here on validation, theirs on test).
     "paper": dict(epochs=300, batch_size=None, lr=0.1, lr_min=0.0, momentum=0.9,
-                  nesterov=False, weight_decay=3e-4, warmup_epochs=10, warmup_start=0.01,
-                  label_smoothing=0.1, mixup_alpha=0.1, cutmix_alpha=0.1),
+                  nesterov=False, weight_decay=0.0, warmup_epochs=10, warmup_start=0.01,
+                  label_smoothing=0.1, mixup_alpha=0.1, cutmix_alpha=0.1,
+                  test_every_epoch=True, bn_batch_stats=True, restart_epoch=20),
 }
 
 DEFAULT_PRESET = "quick"  # what `search`, `train` and `run` use when no --preset is given

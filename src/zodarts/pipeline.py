@@ -1,34 +1,102 @@
 """The stages of `zodarts run` in one run folder: search → train → evaluate → report.
 
 Shared by the command, the Python API and the sweep's workers; with ``resume``, finished stages
-are skipped and an interrupted one continues from its checkpoint.
+are skipped and an interrupted one continues from its checkpoint. A search derives one
+architecture (the argmax, trained in the run folder itself) or several (``--derive sample``:
+draws, each trained in draws/dK/; ``both``: all of them), and every one is trained, evaluated
+and reported.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from zodarts.config import SearchConfig, TrainConfig
+from zodarts.config import SearchConfig, TrainConfig, load_config
+from zodarts.data import derive_seed
+from zodarts.rundir import RunPaths
 from zodarts.search.loop import SearchResult, run_search
 from zodarts.train.retrain import TrainResult
+
+# derive_seed's stream for the training seeds of drawn architectures.
+DRAW_TRAIN_STREAM = 11
 
 
 @dataclass
 class RunResult:
     out: Path
-    evaluation: dict
+    evaluation: dict                      # the argmax's, else the first draw's
     report: Path
     search_seconds: float
-    train_seconds: float
-    search: SearchResult | None = None   # None where a resumed run found the stage done
+    train_seconds: float                  # of every architecture the run trained
+    search: SearchResult | None = None    # None where a resumed run found the stage done
     train: TrainResult | None = None
+    evaluations: list[dict] = field(default_factory=list)   # one per derived architecture
+    folders: list[Path] = field(default_factory=list)
 
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def derived(out: str | Path) -> list[RunPaths]:
+    """The folders of a search's derived architectures, drawing them where the search was
+    stopped before it could (draws are repeatable)."""
+    from zodarts.search.derive import derived_folders, write_draws
+    from zodarts.space import Genotype, resolve_budget
+
+    paths = RunPaths(out)
+    config = load_config(SearchConfig, paths.config)
+    if config.derive != "argmax":
+        g = Genotype.load(paths.genotype)
+        band = resolve_budget(config.budget, config.params_min, config.params_max,
+                              g.in_channels, g.num_classes, config.C, config.cells_per_stage)
+        write_draws(paths.root, config, band, g)
+    return derived_folders(paths.root, config)
+
+
+def train_seed(run: RunPaths, folder: RunPaths, seed: int) -> int:
+    """The run's seed for its own architecture; a seed of each draw's own for a draw (the
+    authors retrain each draw as a run of its own)."""
+    if folder.root == run.root:
+        return seed
+    index = int(folder.root.name[1:])
+    return derive_seed(seed, index, DRAW_TRAIN_STREAM) % 2 ** 32
+
+
+def train_derived(out: str | Path, train_config: TrainConfig | None, resume: bool = False,
+                  progress: bool = True, log: Callable[[str], None] | None = _stderr
+                  ) -> list[TrainResult]:
+    """Train every derived architecture of the search in ``out`` that is not trained yet
+    (resuming an interrupted one); returns the trainings run now."""
+    from zodarts.train.retrain import run_train, training_finished
+
+    run = RunPaths(out)
+    results = []
+    for folder in derived(out):
+        if resume and training_finished(folder):
+            continue
+        again = resume and folder.train_last.is_file()
+        config = None if again else dataclasses.replace(
+            train_config, seed=train_seed(run, folder, train_config.seed))
+        results.append(run_train(config, folder.root, resume=again, progress=progress,
+                                 log=log))
+    return results
+
+
+def finished(out: str | Path) -> bool:
+    """Whether every derived architecture of the run in ``out`` is evaluated and reported."""
+    paths = RunPaths(out)
+    if not (paths.genotype.is_file() and paths.config.is_file()):
+        return False
+    from zodarts.search.derive import derived_folders
+    config = load_config(SearchConfig, paths.config)
+    return (paths.report_dir / "report.md").is_file() and all(
+        f.eval.is_file() and (f.report_dir / "report.md").is_file()
+        for f in derived_folders(paths.root, config))
 
 
 def run_pipeline(search_config: SearchConfig, train_config: TrainConfig, out: str | Path,
@@ -36,19 +104,19 @@ def run_pipeline(search_config: SearchConfig, train_config: TrainConfig, out: st
                  log: Callable[[str], None] | None = _stderr) -> RunResult:
     """Search, retrain, evaluate and report into ``out``."""
     from zodarts.report import make_report, read_run
-    from zodarts.rundir import RunPaths
     from zodarts.train.evaluate import evaluate_run
-    from zodarts.train.retrain import run_train, training_finished
 
-    kwargs = {"progress": progress, "log": log}
     paths = RunPaths(out)
-    searched = trained = None
+    searched = None
     if not (resume and paths.genotype.is_file()):  # genotype.json is the search's last write
-        searched = run_search(None if resume else search_config, out, resume=resume, **kwargs)
-    if not (resume and training_finished(paths)):
-        again = resume and paths.train_last.is_file()
-        trained = run_train(None if again else train_config, out, resume=again, **kwargs)
-    evaluation = evaluate_run(out, device=train_config.device)
-    records = read_run(out)
-    return RunResult(paths.root, evaluation, make_report(out), records.search_seconds,
-                     records.train_seconds, searched, trained)
+        searched = run_search(None if resume else search_config, out, resume=resume,
+                              progress=progress, log=log)
+    trained = train_derived(out, train_config, resume, progress, log)
+    folders = derived(out)
+    evaluations = [evaluate_run(f.root, device=train_config.device) for f in folders]
+    reports = [make_report(f.root) for f in folders]
+    report = reports[0] if folders[0].root == paths.root else make_report(out)
+    train_seconds = sum(read_run(f.root).train_seconds for f in folders)
+    return RunResult(paths.root, evaluations[0], report, read_run(out).search_seconds,
+                     train_seconds, searched, trained[0] if trained else None, evaluations,
+                     [f.root for f in folders])

@@ -31,3 +31,10 @@ class RunPaths:
     predictions = property(lambda self: self.root / "predictions.npz")
     report_dir = property(lambda self: self.root / "report")
     export_dir = property(lambda self: self.root / "export")
+    restarts = property(lambda self: self.root / "train" / "restarts.jsonl")
+    # A drawn architecture (--derive sample) is a run folder of its own under draws/.
+    draws_dir = property(lambda self: self.root / "draws")
+    draw_info = property(lambda self: self.root / "draw.json")
+
+    def draw(self, index: int) -> "RunPaths":
+        return RunPaths(self.root / "draws" / f"d{index}")

@@ -71,6 +71,15 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
                    help="a method-specific option (repeatable), e.g. --opt zo_steps=5")
     g.add_argument("--deterministic", action="store_true", default=None,
                    help="deterministic kernels (slower on GPU)")
+    d = p.add_argument_group("deriving the architecture")
+    d.add_argument("--derive", choices=["argmax", "sample", "both"],
+                   help="argmax of every distribution (default; the paper preset: sample), "
+                        "draws from them as the ZO-DARTS++ authors do, or both; each draw is "
+                        "trained in RUN_DIR/draws/dK/")
+    d.add_argument("--draws", type=int, help="architectures drawn (default 1; paper: 3)")
+    d.add_argument("--draw-epoch", type=int, metavar="E",
+                   help="draw from epoch E's distributions (from 0; default: the last; paper: "
+                        "39, where the authors' sampler reads their log)")
 
 
 # Flags that map one-to-one onto SearchConfig fields.
@@ -79,7 +88,8 @@ SEARCH_FIELDS = ("dataset", "data_root", "method", "epochs", "arch_steps", "budg
                  "steps_per_epoch",
                  "C", "cells_per_stage", "relax", "anneal", "size_search", "size_search_start",
                  "temp_decay_every", "a_optimizer", "a_lr", "a_weight_decay", "deterministic",
-                 "until_decided", "decided_margin", "decided_epochs")
+                 "until_decided", "decided_margin", "decided_epochs", "derive", "draws",
+                 "draw_epoch")
 
 
 def option_args(args: argparse.Namespace) -> dict:

@@ -57,19 +57,33 @@ def summary_table(result) -> str:
     from zodarts.report.markdown import (fmt_count, fmt_metric, fmt_seconds,
                                          majority_shortfall)
 
-    e = result.evaluation
-    header = ("dataset", "method", "params", "FLOPs", "test ACC", "majority", "test AUC",
-              "search", "train")
-    row = (e["dataset"], e["method"] or "-", f"{e['params']:,}", fmt_count(e["flops"]),
-           fmt_metric(e["test"]["acc"]), fmt_metric(e["test"]["majority"]["acc"]),
-           fmt_metric(e["test"]["auc"]),
-           fmt_seconds(result.search_seconds), fmt_seconds(result.train_seconds))
-    widths = [max(len(a), len(b)) for a, b in zip(header, row)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(cells, widths)) for cells in (header, row)]
+    header = ("network", "params", "FLOPs", "test ACC", "majority", "test AUC")
+    rows = []
+    for folder, e in zip(result.folders or [result.out], result.evaluations or
+                         [result.evaluation]):
+        name = "argmax" if folder == result.out else f"draw {folder.name[1:]}"
+        rows.append((name, f"{e['params']:,}", fmt_count(e["flops"]),
+                     fmt_metric(e["test"]["acc"]), fmt_metric(e["test"]["majority"]["acc"]),
+                     fmt_metric(e["test"]["auc"])))
+    widths = [max(len(cells[i]) for cells in (header, *rows)) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(cells, widths))
+             for cells in (header, *rows)]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    e = result.evaluation
+    lines.append(f"{e['dataset']}, {e['method'] or '-'}: search "
+                 f"{fmt_seconds(result.search_seconds)}, training "
+                 f"{fmt_seconds(result.train_seconds)}")
     lines.append("majority: test ACC of always predicting the training split's most frequent "
                  "class")
     lines.append(settings_line(result.out, e.get("search")))
+    for evaluation in result.evaluations or [e]:
+        best = evaluation.get("test_max_over_epochs")
+        if best:
+            lines.append(f"test ACC max over epochs {fmt_metric(best.get('acc'))} (epoch "
+                         f"{best.get('acc_epoch', 0) + 1}): {best['selection']}")
+        if evaluation.get("restarts"):
+            lines.append(f"restarted {len(evaluation['restarts'])} time(s): "
+                         f"{evaluation['restarts'][-1]['reason']}")
     shortfall = majority_shortfall(e["test"])
     if shortfall:
         lines.append(f"note: {shortfall}")

@@ -44,6 +44,19 @@ _OPTIONS: list[tuple[str, str, dict]] = [
     ("mix-prob", "mix_prob", dict(type=float, help="share of batches mixed")),
     ("select", "select", dict(choices=["acc", "auc", "loss"],
                               help="validation metric that picks best.pt (default acc)")),
+    ("test-every-epoch", "test_every_epoch", dict(
+        action=argparse.BooleanOptionalAction, default=None,
+        help="measure the test split every epoch, for eval.json's test_max_over_epochs (the "
+             "paper's way, selected on test; the paper preset does)")),
+    ("bn-batch-stats", "bn_batch_stats", dict(
+        action=argparse.BooleanOptionalAction, default=None,
+        help="BatchNorm without running statistics: every batch, at test too, normalised by "
+             "its own statistics, as the authors' networks (the paper preset does)")),
+    ("restart-epoch", "restart_epoch", dict(
+        type=int, metavar="E", help="restart a run whose val ACC at epoch E is below 0.3, or "
+                                    "has gained less than 0.01 since epoch 1 while below 0.8 "
+                                    "(a drawn architecture is drawn again; paper: 20)")),
+    ("max-restarts", "max_restarts", dict(type=int, help="restarts allowed (default 5)")),
 ]
 
 
@@ -123,12 +136,29 @@ def run(args) -> int:
         raise ConfigError("nothing to train: give RUN_DIR (a search's folder), or "
                           "--genotype FILE --dataset NAME --out DIR")
     genotype = Genotype.load(args.genotype) if args.genotype else None
-    if args.resume:
-        check_train_resume(args, out)
-    config = None if args.resume else train_config_from_args(
-        args, args.preset or search_preset(out) or DEFAULT_PRESET)
-    result = run_train(config, out, genotype, resume=args.resume, progress=show_progress(args))
-    val = result.best["val"]
-    print(f"best val acc {val['acc']:.4f} (epoch {result.best['epoch'] + 1}); "
-          f"model: {result.out / 'train' / 'best.pt'}")
+    preset = args.preset or search_preset(out) or DEFAULT_PRESET
+    if genotype is None and derives_draws(out):
+        from zodarts.pipeline import train_derived
+        results = train_derived(out, train_config_from_args(args, preset), args.resume,
+                                show_progress(args))
+    else:
+        if args.resume:
+            check_train_resume(args, out)
+        config = None if args.resume else train_config_from_args(args, preset)
+        results = [run_train(config, out, genotype, resume=args.resume,
+                             progress=show_progress(args))]
+    for result in results:
+        val = result.best["val"]
+        print(f"best val acc {val['acc']:.4f} (epoch {result.best['epoch'] + 1}); "
+              f"model: {result.out / 'train' / 'best.pt'}")
     return 0
+
+
+def derives_draws(run_dir) -> bool:
+    """Whether the search in ``run_dir`` hands on drawn architectures (--derive sample/both):
+    `zodarts train RUN_DIR` then trains every one of them."""
+    from zodarts.config import SearchConfig, load_config
+    from zodarts.rundir import RunPaths
+
+    path = RunPaths(run_dir).config
+    return path.is_file() and load_config(SearchConfig, path).derive != "argmax"

@@ -296,6 +296,11 @@ class SearchLoop:
         best_genotype = Genotype.from_dict(best["genotype"]) if best["genotype"] else genotype
         genotype.save(paths.genotype)
         best_genotype.save(paths.genotype_best)
+        if c.derive != "argmax":
+            from zodarts.search.derive import write_draws
+            for folder in write_draws(paths.root, c, self.budget, genotype):
+                self.log(f"drawn: {folder.root} ({count_params(Genotype.load(folder.genotype)):,} "
+                         "parameters)")
         params = count_params(genotype)
         check = budget_check(params, self.budget)
         if check and not check["within"]:

@@ -34,8 +34,19 @@ class FixedCell(nn.Module):
         return nodes[self.num_nodes - 1]
 
 
+def use_batch_statistics(model: nn.Module) -> None:
+    """Every BatchNorm of ``model`` without running statistics: it normalises each batch by
+    its own statistics in training and in evaluation alike (``track_running_stats=False``, as
+    the ZO-DARTS++ authors' retrained networks are used: never put in eval mode). Predictions
+    then depend on the batch an image is evaluated in."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.track_running_stats = False
+            m.running_mean = m.running_var = m.num_batches_tracked = None
+
+
 class Network(nn.Module):
-    def __init__(self, genotype: Genotype):
+    def __init__(self, genotype: Genotype, bn_batch_stats: bool = False):
         super().__init__()
         self.genotype = genotype
         channels = stage_channels(genotype.C, len(genotype.stages))
@@ -47,11 +58,13 @@ class Network(nn.Module):
             layers += [FixedCell(channels[s], stage.edges) for _ in range(stage.depth)]
         self.layers = nn.Sequential(*layers)
         self.head = Head(channels[-1], genotype.num_classes)
+        if bn_batch_stats:
+            use_batch_statistics(self)
         self.to(memory_format=MEMORY_FORMAT)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.layers(to_memory_format(self.stem(to_memory_format(x)))))
 
 
-def build_network(genotype: Genotype) -> Network:
-    return Network(genotype)
+def build_network(genotype: Genotype, bn_batch_stats: bool = False) -> Network:
+    return Network(genotype, bn_batch_stats)

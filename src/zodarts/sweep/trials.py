@@ -74,9 +74,10 @@ class TrialRecord:
 
 
 def is_finished(run_dir: str | Path) -> bool:
-    """A trial whose run went all the way: evaluated and reported."""
-    paths = RunPaths(run_dir)
-    return paths.eval.is_file() and (paths.report_dir / "report.md").is_file()
+    """A trial whose run went all the way: every architecture it derives evaluated and
+    reported."""
+    from zodarts.pipeline import finished
+    return finished(run_dir)
 
 
 def config_difference(recorded: TrialRecord, wanted: TrialRecord) -> str | None:

@@ -28,14 +28,18 @@ class Trained:
     epoch: int
     val: dict
     path: Path
+    bn_batch_stats: bool = False
+    eval_batch: int | None = None    # the batch a batch-statistics network is evaluated in
 
 
 def model_record(model: Network, genotype: Genotype, normalizer: Normalizer, task: str,
-                 epoch: int, val: dict) -> dict:
+                 epoch: int, val: dict, bn_batch_stats: bool = False,
+                 eval_batch: int | None = None) -> dict:
     """What best.pt holds (last.pt adds the optimizer, RNG and progress)."""
     return {"version": CHECKPOINT_VERSION, "model": model.state_dict(),
             "genotype": genotype.to_dict(), "normalizer": normalizer.to_dict(), "task": task,
-            "epoch": epoch, "val": val}
+            "epoch": epoch, "val": val, "bn_batch_stats": bn_batch_stats,
+            "eval_batch": eval_batch}
 
 
 def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
@@ -74,7 +78,9 @@ def load_trained(run_dir: str | Path, which: str = "best",
                           f"first with `zodarts train {paths.root}`")
     state = read_checkpoint(path, device)
     genotype = Genotype.from_dict(state["genotype"])
-    model = build_network(genotype).to(device)
+    batch_stats = state.get("bn_batch_stats", False)   # absent from older checkpoints
+    model = build_network(genotype, batch_stats).to(device)
     load_model_state(model, state["model"], path)
     return Trained(model.eval(), genotype, Normalizer.from_dict(state["normalizer"]),
-                   state["task"], state["epoch"], state["val"], path)
+                   state["task"], state["epoch"], state["val"], path, batch_stats,
+                   state.get("eval_batch"))

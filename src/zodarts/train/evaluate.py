@@ -75,6 +75,12 @@ def run_dataset(paths: RunPaths) -> tuple[str, str | None]:
                       "train it first with `zodarts train`")
 
 
+def search_paths(paths: RunPaths) -> RunPaths:
+    """The folder of the search that produced this run's architecture: the run's own, or for
+    a drawn architecture (draws/dK/) the run two levels up."""
+    return RunPaths(paths.root.parent.parent) if paths.draw_info.is_file() else paths
+
+
 def run_method(paths: RunPaths) -> str | None:
     """The search method that produced the genotype; None for a genotype given by file."""
     return load_config(SearchConfig, paths.config).method if paths.config.is_file() else None
@@ -109,6 +115,7 @@ def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
     The genotype, ``params`` and ``flops`` are those of the network as built: live ops only.
     ``params_all_ops`` also counts the dead ops the genotype names (see ``live_edges``)."""
     paths = RunPaths(run_dir)
+    searched = search_paths(paths)
     dev = resolve_device(device)
     trained = load_trained(paths.root, which, dev)
     name, root = run_dataset(paths)
@@ -118,8 +125,8 @@ def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
     train_labels = dataset.splits["train"].labels.numpy()
     results, predictions = {}, {}
     for split in ("test", "val"):
-        batches = BatchIterator(dataset.splits[split], EVAL_BATCH_SIZE, dev, trained.normalizer,
-                                shuffle=False)
+        batches = BatchIterator(dataset.splits[split], trained.eval_batch or EVAL_BATCH_SIZE,
+                                dev, trained.normalizer, shuffle=False)
         logits, labels = predict(trained.model, batches)
         scores = scores_from_logits(dataset.task, logits)
         results[split] = {**split_metrics(dataset.task, logits, labels),
@@ -128,22 +135,60 @@ def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
         predictions.update({f"{split}_labels": labels.numpy(), f"{split}_scores": scores})
     genotype = trained.genotype
     params = count_params(genotype)
+    train_log = read_jsonl(paths.train_log)
     report = {
-        "dataset": dataset.name, "task": dataset.task, "method": run_method(paths),
+        "dataset": dataset.name, "task": dataset.task, "method": run_method(searched),
         "genotype": genotype.pruned().to_dict(), "params": params,
         "params_all_ops": count_params_all_ops(genotype),
         "flops": count_flops(genotype, dataset.image_size),
-        "budget": budget_check(params, run_budget(paths, dataset.channels, dataset.classes)),
+        "budget": budget_check(params, run_budget(searched, dataset.channels, dataset.classes)),
         "checkpoint": {"which": which, "epoch": trained.epoch},
-        "seeds": run_seeds(paths), "environment": run_environment(paths),
-        "search": search_decision(paths),
+        "seeds": {**run_seeds(searched), "train": run_seeds(paths)["train"]},
+        "environment": run_environment(paths),
+        "search": search_decision(searched),
+        "derivation": derivation(paths),
+        "bn_batch_stats": trained.bn_batch_stats,
+        "restarts": read_jsonl(paths.restarts),
         "test": results["test"],
+        "test_max_over_epochs": max_over_epochs(train_log, "test"),
         "val": {k: v for k, v in results["val"].items() if k != "loss"},
     }
     if write:
         write_predictions(paths.predictions, predictions)
         atomic_write_text(paths.eval, json.dumps(json_safe(report), indent=2) + "\n")
     return report
+
+
+# How every table labels a number chosen by looking at the test split.
+SELECTED_ON_TEST = "selected on test (optimistic; the paper's way)"
+
+
+def max_over_epochs(log: list[dict], split: str) -> dict | None:
+    """The best ``split`` ACC and AUC over the training's epochs, each with its epoch: how the
+    ZO-DARTS++ authors report a network (retrain/read_percentile.py). Chosen by looking at the
+    test split, so optimistic; None where the training did not measure it every epoch."""
+    rows = [r for r in log if r.get(f"{split}_acc") is not None]
+    if not rows:
+        return None
+    out: dict = {"selection": SELECTED_ON_TEST, "epochs": len(rows)}
+    for metric in ("acc", "auc"):
+        values = [(r[f"{split}_{metric}"], r["epoch"]) for r in rows
+                  if r.get(f"{split}_{metric}") is not None
+                  and math.isfinite(r[f"{split}_{metric}"])]
+        if values:
+            best, epoch = max(values, key=lambda v: (v[0], -v[1]))  # the first epoch of a tie
+            out[metric], out[f"{metric}_epoch"] = best, epoch
+    return out
+
+
+def derivation(paths: RunPaths) -> dict:
+    """How this run's architecture was derived from its search: argmax, or draw K (with its
+    seed, epoch and tries), or given by file."""
+    if paths.draw_info.is_file():
+        info = json.loads(paths.draw_info.read_text())
+        return {"kind": "draw", "index": info["index"], "seed": info["seed"],
+                "epoch": info["epoch"], "tries": info["tries"], "band": info["band"]}
+    return {"kind": "argmax" if paths.config.is_file() else "file"}
 
 
 def search_decision(paths: RunPaths) -> dict | None:

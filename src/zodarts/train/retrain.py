@@ -20,8 +20,8 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from zodarts.config import (PAPER_TRAIN_BATCH, SearchConfig, TrainConfig, load_config,
-                            paper_batch, save_config)
+from zodarts.config import (MAX_SEED, PAPER_TRAIN_BATCH, SearchConfig, TrainConfig,
+                            load_config, paper_batch, save_config)
 from zodarts.data import BatchIterator, ImageDataset, Normalizer, derive_seed, load_dataset
 from zodarts.errors import ConfigError, ZodartsError
 from zodarts.rundir import RunPaths
@@ -37,6 +37,10 @@ from zodarts.utils.io import (append_jsonl, atomic_torch_save, atomic_write_text
                               ensure_writable, read_jsonl, write_jsonl)
 from zodarts.utils.runtime import (environment, resolve_device, rng_state, seed_everything,
                                    set_rng_state)
+
+
+# derive_seed's stream for the seeds of restarted attempts (the others: 2 for mixing).
+RESTART_STREAM = 7
 
 
 class TrainingDiverged(ZodartsError):
@@ -97,6 +101,10 @@ def _stderr(message: str) -> None:
 
 
 class Trainer:
+    """One retraining; with a restart rule (``restart_epoch``), a run that has not learnt by
+    then starts again, as an *attempt* with its own seed, and for a drawn architecture with a
+    new draw. ``last.pt`` records the attempt, so a resumed run continues the right one."""
+
     def __init__(self, config: TrainConfig, out: str | Path, genotype: Genotype,
                  progress: bool = True, log: Callable[[str], None] | None = _stderr,
                  dataset: ImageDataset | None = None):
@@ -104,16 +112,24 @@ class Trainer:
         self.progress, self.log = progress, log or (lambda message: None)
         self.device = resolve_device(config.device)
         self.dataset = dataset  # loaded once by a caller that trains many networks on it
+        self.attempt = 0
+
+    @property
+    def seed(self) -> int:
+        """The attempt's seed: the config's for the first, a derived one after each restart."""
+        if self.attempt == 0:
+            return self.config.seed
+        return derive_seed(self.config.seed, self.attempt, RESTART_STREAM) % (MAX_SEED + 1)
 
     def build(self) -> None:
         c = self.config
-        seed_everything(c.seed, c.deterministic)
+        seed_everything(self.seed, c.deterministic)
         dataset = self.dataset or load_dataset(c.dataset, c.data_root)
         target, note = transfer(self.searched, dataset)
         if note:
             self.log(note)
         self.task = dataset.task
-        train, val = dataset.splits["train"], dataset.splits["val"]
+        train = dataset.splits["train"]
         # The paper preset leaves the batch to the authors' table (or its rule) for the dataset.
         batch = c.batch_size or paper_batch(dataset.name, len(train), PAPER_TRAIN_BATCH)
         batch = fit_batch(batch, len(train), "training", f"{dataset.name}'s train split")
@@ -126,11 +142,15 @@ class Trainer:
         # drop_last: a last batch of one image would break batch norm.
         self.train_batches = BatchIterator(train, c.batch_size, self.device,
                                            self.normalizer, augment=augment, shuffle=True,
-                                           drop_last=True, seed=c.seed)
-        self.val_batches = BatchIterator(val, EVAL_BATCH_SIZE, self.device, self.normalizer,
-                                         shuffle=False)
+                                           drop_last=True, seed=self.seed)
+        # A network on batch statistics is evaluated in batches of its training size, as the
+        # authors' test loader does: its predictions depend on the batch.
+        self.eval_batch = c.batch_size if c.bn_batch_stats else EVAL_BATCH_SIZE
+        self.eval_splits = {split: BatchIterator(dataset.splits[split], self.eval_batch,
+                                                 self.device, self.normalizer, shuffle=False)
+                            for split in (("val", "test") if c.test_every_epoch else ("val",))}
         self.steps = min(len(self.train_batches), c.steps_per_epoch or len(self.train_batches))
-        self.model = build_network(self.genotype).to(self.device)
+        self.model = build_network(self.genotype, c.bn_batch_stats).to(self.device)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=c.lr, momentum=c.momentum,
                                          nesterov=c.nesterov and c.momentum > 0,
                                          weight_decay=c.weight_decay)
@@ -139,13 +159,14 @@ class Trainer:
 
     # ---- checkpoints ------------------------------------------------------------------------
     def _record(self, epoch: int, val: dict) -> dict:
-        return model_record(self.model, self.genotype, self.normalizer, self.task, epoch, val)
+        return model_record(self.model, self.genotype, self.normalizer, self.task, epoch, val,
+                            self.config.bn_batch_stats, self.eval_batch)
 
     def _save_last(self, next_epoch: int, val: dict, best: dict) -> None:
         atomic_torch_save(self.paths.train_last, {
             **self._record(next_epoch - 1, val),
             "next_epoch": next_epoch, "optimizer": self.optimizer.state_dict(),
-            "best": best, "rng": rng_state()})
+            "best": best, "rng": rng_state(), "attempt": self.attempt})
 
     def _load_last(self) -> tuple[int, dict]:
         state = read_checkpoint(self.paths.train_last, self.device)
@@ -170,7 +191,7 @@ class Trainer:
                                    c.warmup_start)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                generator = torch.Generator().manual_seed(derive_seed(c.seed, epoch, i, 2))
+                generator = torch.Generator().manual_seed(derive_seed(self.seed, epoch, i, 2))
                 x, y_a, y_b, lam = self.mix(x, y, generator)
                 with precision_context(c.precision, self.device):
                     logits = model(x)
@@ -212,10 +233,54 @@ class Trainer:
                     "loss": (-m["loss"], m["acc"])}[self.config.select]
         return not best.get("val") or key(val) > key(best["val"])
 
-    # ---- the run ----------------------------------------------------------------------------
-    def run(self, resume: bool = False) -> TrainResult:
+    # ---- restarts ---------------------------------------------------------------------------
+    def restart_reason(self, epoch: int, val_acc: float, first_val_acc: float) -> str | None:
+        """Why the run should start again after ``epoch`` (from 0), decided on validation: the
+        authors' rule (retrain_sampling.py), which they apply to the test split."""
+        c = self.config
+        if c.restart_epoch is None or epoch + 1 != c.restart_epoch or \
+                self.attempt >= c.max_restarts:
+            return None
+        if val_acc < c.restart_below:
+            return f"val ACC {val_acc:.4f} < {c.restart_below} at epoch {epoch + 1}"
+        if val_acc - first_val_acc < c.restart_min_gain and val_acc < c.restart_flat_below:
+            return (f"val ACC {val_acc:.4f} at epoch {epoch + 1} gained less than "
+                    f"{c.restart_min_gain} since epoch 1 ({first_val_acc:.4f}) and is below "
+                    f"{c.restart_flat_below}")
+        return None
+
+    def _restart(self, epoch: int, reason: str) -> None:
+        """Start a new attempt: its own seed and, for a drawn architecture, a new draw; the
+        restart is logged (train/restarts.jsonl, eval.json) and the attempt checkpointed."""
+        from zodarts.search.derive import redraw
+
+        self.attempt += 1
+        event: dict = {"attempt": self.attempt, "after_epoch": epoch, "reason": reason,
+                       "seed": self.seed}
+        if self.paths.draw_info.is_file():
+            self.searched, tries = redraw(self.paths, self.attempt)
+            self.searched.save(self.paths.genotype)
+            event.update(genotype=self.searched.to_dict(), tries=tries)
+        append_jsonl(self.paths.restarts, event)
+        self.log(f"restart {self.attempt}: {reason}; starting again"
+                 + (" with a new draw" if "genotype" in event else "") + f" (seed {self.seed})")
         self.build()
-        paths, c = self.paths, self.config
+        write_jsonl(self.paths.train_log, [])
+        self.paths.train_best.unlink(missing_ok=True)
+        self._save_last(0, {}, {})
+
+    # ---- the run ----------------------------------------------------------------------------
+    def _evaluate(self) -> dict[str, dict]:
+        return {split: evaluate_model(self.model, batches.epoch(0), self.task,
+                                      self.config.eval_batches if split == "val" else None)
+                for split, batches in self.eval_splits.items()}
+
+    def run(self, resume: bool = False) -> TrainResult:
+        paths = self.paths
+        if resume:
+            self.attempt = read_checkpoint(paths.train_last).get("attempt", 0)
+        self.build()
+        c = self.config
         if resume:
             start, best = self._load_last()
             # Epochs after the checkpoint are redone, so they must not be logged twice.
@@ -226,6 +291,7 @@ class Trainer:
             start, best = 0, {}
             paths.train_dir.mkdir(parents=True, exist_ok=True)
             paths.train_log.unlink(missing_ok=True)
+            paths.restarts.unlink(missing_ok=True)
             save_config(c, paths.train_config)
             if not paths.genotype.is_file():  # a genotype given by file: keep the folder whole
                 self.searched.save(paths.genotype)
@@ -236,12 +302,14 @@ class Trainer:
                  f"({self.steps} steps of batch {c.batch_size} × {c.epochs} epochs, "
                  f"{self.device})")
         began = time.perf_counter()
-        for epoch in range(start, c.epochs):
+        epoch = start
+        while epoch < c.epochs:
             tic = time.perf_counter()
             record = {"epoch": epoch, **self._train_epoch(epoch)}
-            val = evaluate_model(self.model, self.val_batches.epoch(0), self.task,
-                                 c.eval_batches)
-            record.update({f"val_{k}": v for k, v in val.items() if k != "note"})
+            metrics = self._evaluate()
+            val = metrics["val"]
+            for split, values in metrics.items():
+                record.update({f"{split}_{k}": v for k, v in values.items() if k != "note"})
             improved = self._better(val, best)
             if improved:
                 best = {"epoch": epoch, "val": val}
@@ -250,6 +318,13 @@ class Trainer:
             append_jsonl(paths.train_log, record)
             self._save_last(epoch + 1, val, best)
             self.log(_epoch_line(record, c.epochs))
+            first = read_jsonl(paths.train_log)[0]["val_acc"]
+            reason = self.restart_reason(epoch, val["acc"], first)
+            if reason:
+                self._restart(epoch, reason)
+                epoch, best = 0, {}
+                continue
+            epoch += 1
         return TrainResult(self.genotype, best, read_jsonl(paths.train_log), paths.root,
                            count_params(self.genotype), time.perf_counter() - began)
 
@@ -265,8 +340,11 @@ def _epoch_line(r: dict, epochs: int) -> str:
 
 def _resolve_dataset(config: TrainConfig, paths: RunPaths) -> TrainConfig:
     """Fill in the dataset from the search's config.yaml when the train config names none."""
+    from zodarts.train.evaluate import search_paths
+
     if config.dataset:
         return config
+    paths = search_paths(paths)
     if not paths.config.is_file():
         raise ConfigError(f"which dataset? {paths.config} does not exist (no search in "
                           f"{paths.root}); pass --dataset NAME")
