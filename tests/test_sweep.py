@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import assert_same_search, make_npz
@@ -298,28 +299,40 @@ def test_a_killed_worker_is_retried_and_resumes_from_its_checkpoint(tmp_path):
 # ---- the report's arithmetic, on made-up trial folders ----------------------------------------
 
 def fake_trial(root: Path, dataset: str, method: str, budget: str, seed: int, acc: float,
-               params: int, search_s: float, gpu: str | None = None) -> None:
-    """A finished trial folder with just the files the sweep report reads."""
+               params: int, search_s: float, gpu: str | None = None,
+               draws: list[tuple[float, float]] = (), test_max: float | None = None) -> None:
+    """A finished trial folder with just the files the sweep report reads; ``draws``: the
+    (val-selected, max-over-epochs) test ACC of each drawn network (``--derive both``)."""
+    from zodarts.config import SearchConfig, save_config
+    from zodarts.space import sample_genotype
     from zodarts.sweep.grid import Cell
 
     run = root / Cell(dataset, method, budget, seed).path
     (run / "search").mkdir(parents=True)
-    (run / "train").mkdir()
-    (run / "report").mkdir()
-    (run / "report/report.md").write_text("# run\n")
+    save_config(SearchConfig(dataset=dataset, method=method, budget=budget, seed=seed,
+                             derive="both" if draws else "argmax", draws=max(1, len(draws))),
+                run / "config.yaml")
     (run / "trial.json").write_text(json.dumps({
         "cell": {"dataset": dataset, "method": method, "budget": budget, "seed": seed},
         "arguments": [], "search_config": {}, "train_config": {}, "status": "done",
         "attempts": 1, "threads": 2}))
-    (run / "eval.json").write_text(json.dumps({
-        "params": params, "flops": 10 * params, "budget": None,
-        "test": {"acc": acc, "auc": acc + 0.05, "majority": {"acc": 0.7308}},
-        "val": {"acc": acc}}))
     (run / "environment.json").write_text(json.dumps({"platform": "linux", "gpu": gpu}))
     # Two epochs, so the report must add up the seconds of the log.
     (run / "search/log.jsonl").write_text("".join(
         json.dumps({"epoch": e, "seconds": search_s / 2}) + "\n" for e in range(2)))
-    (run / "train/log.jsonl").write_text(json.dumps({"epoch": 0, "seconds": 1.0}) + "\n")
+    networks = [(run, acc, test_max)] + [(run / f"draws/d{k}", a, m)
+                                         for k, (a, m) in enumerate(draws)]
+    for folder, value, best in networks:
+        (folder / "train").mkdir(parents=True)
+        (folder / "report").mkdir()
+        (folder / "report/report.md").write_text("# run\n")
+        sample_genotype(seed, 1, 2, C=4, cells_per_stage=1).save(folder / "genotype.json")
+        (folder / "eval.json").write_text(json.dumps({
+            "params": params, "flops": 10 * params, "budget": None,
+            "test": {"acc": value, "auc": value + 0.05, "majority": {"acc": 0.7308}},
+            "test_max_over_epochs": None if best is None else {"acc": best, "auc": 0.9},
+            "val": {"acc": value}}))
+        (folder / "train/log.jsonl").write_text(json.dumps({"epoch": 0, "seconds": 1.0}) + "\n")
 
 
 def test_the_headline_figures_follow_the_papers_definitions(tmp_path):
@@ -367,8 +380,8 @@ def test_the_headline_figures_follow_the_papers_definitions(tmp_path):
     assert zo["stats"]["search_seconds"]["mean"] == pytest.approx(60)
     text = report.read_text()
     assert "| zo-darts++ | none | 2 of 2 | 0.8500 ± 0.0707 |" in text
-    assert "| breastmnist | small | +1.00 pts | darts-2nd, their unconstrained runs | 50.0% |" \
-        in text
+    assert ("| breastmnist | small | argmax | selected on validation | +1.00 pts | darts-2nd, "
+            "their unconstrained runs | 50.0% |") in text
     assert "| toy † | small |" in text and "different hardware" in text
     assert "| majority class (no skill) | – | – | 0.7308 | 0.5 (chance) |" in text
     # Every column of the table filled (a hardware column too: the sweep's hardware differs).
@@ -377,6 +390,51 @@ def test_the_headline_figures_follow_the_papers_definitions(tmp_path):
     with open(root / "results.csv") as f:
         assert len(list(csv.DictReader(f))) == 7
     assert main(["sweep-report", str(root)]) == 0                 # the command: same files
+
+
+def test_drawn_networks_count_like_seeds_and_the_headline_is_given_both_ways(tmp_path):
+    """--derive both: each trial's argmax and its draws; the drawn cell's mean is over seeds ×
+    draws, and the headline figures come twice, selected on validation and the paper's way
+    (the maximum test ACC over epochs), with Welch's interval for the ACC gap."""
+    from scipy.stats import ttest_ind
+
+    from zodarts.sweep.report import write_report
+
+    zo = {0: [(0.80, 0.86), (0.82, 0.88)], 1: [(0.78, 0.85), (0.84, 0.90)]}
+    darts = {0: [(0.79, 0.84), (0.75, 0.83)], 1: [(0.81, 0.86), (0.77, 0.85)]}
+    root = tmp_path / "sweep"
+    for seed in (0, 1):
+        fake_trial(root, "breastmnist", "zo-darts++", "none", seed, 0.81, 50_000, 60,
+                   draws=zo[seed], test_max=0.87)
+        fake_trial(root, "breastmnist", "darts-2nd", "none", seed, 0.80, 60_000, 100 + seed,
+                   draws=darts[seed], test_max=0.86)
+    text = write_report(root).read_text()
+    results = json.loads((root / "results.json").read_text())
+    drawn = next(c for c in results["cells"] if c["method"] == "zo-darts++"
+                 and c["derive"] == "sampled")
+    values = [v for pairs in zo.values() for v, _ in pairs]
+    assert drawn["finished"] == 4 and drawn["stats"]["test_acc"]["mean"] == \
+        pytest.approx(np.mean(values))
+    assert drawn["stats"]["test_max_acc"]["mean"] == pytest.approx(
+        np.mean([m for pairs in zo.values() for _, m in pairs]))
+    assert drawn["stats"]["search_seconds"]["n"] == 2         # one search per trial
+    rows = {(h["derive"], h["selection"]): h for h in results["headline"]}
+    assert set(rows) == {("argmax", "val"), ("argmax", "test"), ("sampled", "val"),
+                         ("sampled", "test")}
+    val = rows[("sampled", "val")]
+    other = [v for pairs in darts.values() for v, _ in pairs]
+    assert val["acc_gap"] == pytest.approx(np.mean(values) - np.mean(other))
+    welch = ttest_ind(values, other, equal_var=False).confidence_interval(0.95)
+    assert val["acc_gap_interval"] == pytest.approx([welch.low, welch.high])
+    paper = rows[("sampled", "test")]
+    assert paper["acc_gap"] == pytest.approx(np.mean([m for p in zo.values() for _, m in p])
+                                             - np.mean([m for p in darts.values()
+                                                        for _, m in p]))
+    low, high = val["time_interval"]
+    assert low <= val["time_reduction"] <= high
+    assert "| zo-darts++, drawn | none | 4 (2 seeds × draws) |" in text
+    assert "selected on test (optimistic; the paper's way)" in text
+    assert "| breastmnist | none | drawn | selected on validation |" in text
 
 
 def test_sweep_report_refuses_a_folder_without_trials(tmp_path, capsys):

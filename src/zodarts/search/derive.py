@@ -48,15 +48,15 @@ def write_draws(root: str | Path, config: SearchConfig, band: tuple[float, float
     """Draw the search's architectures into draws/dK/ (those already drawn are kept: a draw is
     repeatable, and a retraining may have redrawn it after a restart)."""
     paths = RunPaths(root)
+    folders = [paths.draw(k) for k in range(config.draws)]
+    if all(folder.genotype.is_file() for folder in folders):
+        return folders
     record = _record(paths, config.draw_epoch)
     distributions = Distributions.from_record(record)
     network = {"in_channels": genotype.in_channels, "num_classes": genotype.num_classes,
                "C": genotype.C, "cells_per_stage": config.cells_per_stage,
                "image_size": genotype.image_size}
-    folders = []
-    for k in range(config.draws):
-        folder = paths.draw(k)
-        folders.append(folder)
+    for k, folder in enumerate(folders):
         if folder.genotype.is_file():
             continue
         seed = draw_seed(config.seed, k)

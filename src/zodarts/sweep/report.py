@@ -17,7 +17,8 @@ from zodarts.report.markdown import fmt_count, fmt_seconds
 from zodarts.sweep import plots
 from zodarts.sweep.summary import (COST_BASELINE, DARTS_FAMILY, FLAGSHIP, METRICS,
                                    RESNET18_28, RESNET18_28_PARAMS, RESNET18_SOURCE,
-                                   CellSummary, Headline, Stat, SweepSummary, summarise)
+                                   SELECTION_LABELS, CellSummary, Headline, Stat,
+                                   SweepSummary, summarise)
 from zodarts.utils.io import atomic_write_text
 
 REPORT = "report.md"
@@ -62,11 +63,20 @@ def _hardware_tags(summary: SweepSummary) -> dict[str, str]:
     return {h: f"h{i + 1}" for i, h in enumerate(summary.hardware)}
 
 
-def _cell_row(c: CellSummary, tags: dict[str, str]) -> str:
+def _has_test_max(cells: list[CellSummary]) -> bool:
+    return any(c.stats["test_max_acc"].n for c in cells)
+
+
+def _cell_row(c: CellSummary, tags: dict[str, str], test_max: bool) -> str:
     s = c.stats
-    row = [c.method, c.budget, f"{c.finished} of {c.trials}", pm(s["test_acc"], _metric),
-           pm(s["test_auc"], _metric), pm(s["params"], fmt_count), pm(s["flops"], fmt_count),
-           pm(s["search_seconds"], _seconds), pm(s["train_seconds"], _seconds)]
+    method = c.method if c.derive == "argmax" else f"{c.method}, drawn"
+    done = (f"{c.finished} of {c.trials}" if c.derive == "argmax" else
+            f"{c.finished} ({c.seeds} seeds × draws)")
+    row = [method, c.budget, done, pm(s["test_acc"], _metric), pm(s["test_auc"], _metric)]
+    if test_max:
+        row.append(pm(s["test_max_acc"], _metric))
+    row += [pm(s["params"], fmt_count), pm(s["flops"], fmt_count),
+            pm(s["search_seconds"], _seconds), pm(s["train_seconds"], _seconds)]
     if len(tags) > 1:
         row.append(", ".join(tags[h] for h in c.hardware) or "–")
     return "| " + " | ".join(row) + " |"
@@ -74,19 +84,23 @@ def _cell_row(c: CellSummary, tags: dict[str, str]) -> str:
 
 def dataset_section(summary: SweepSummary, dataset: str, figure: Path | None) -> list[str]:
     tags = _hardware_tags(summary)
-    header = ["method", "budget", "seeds done", "test ACC", "test AUC", "params", "FLOPs",
-              "search", "retrain"]
+    cells = [c for c in summary.cells if c.dataset == dataset]
+    test_max = _has_test_max(cells)
+    header = ["method", "budget", "networks done", "test ACC", "test AUC"]
+    if test_max:
+        header.append("test ACC, max over epochs ‡")
+    header += ["params", "FLOPs", "search", "retrain"]
     if len(tags) > 1:
         header.append("hardware")
     lines = [f"## {dataset}", "", "| " + " | ".join(header) + " |",
              "|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|"]
-    cells = [c for c in summary.cells if c.dataset == dataset]
-    lines += [_cell_row(c, tags) for c in cells]
+    lines += [_cell_row(c, tags, test_max) for c in cells]
+    extra = 1 if test_max else 0
     if dataset in RESNET18_28:
         acc, auc = RESNET18_28[dataset]
-        filler = ["–"] * (len(header) - 6)
+        filler = ["–"] * (len(header) - 6 - extra)
         lines.append("| " + " | ".join(["ResNet-18 (28), MedMNIST v2 Table 3", "–", "–",
-                                        f"{acc:.3f}", f"{auc:.3f}",
+                                        f"{acc:.3f}", f"{auc:.3f}", *["–"] * extra,
                                         f"≈ {fmt_count(RESNET18_28_PARAMS)}", *filler]) + " |")
     majority = summary.majority(dataset)
     if majority is not None:
@@ -98,18 +112,33 @@ def dataset_section(summary: SweepSummary, dataset: str, figure: Path | None) ->
         which = ", ".join(sorted(tags[h] for h in mixed))
         lines += ["", f"Trials of this table ran on different hardware ({which}): their "
                   "seconds are not comparable with each other."]
+    if test_max:
+        lines += ["", f"‡ {SELECTION_LABELS['test']}: each network's best test ACC over its "
+                  "epochs, as the ZO-DARTS++ authors report; the test ACC column is at the "
+                  "best validation epoch. \"drawn\": architectures drawn from the search's "
+                  "distributions (`--derive sample`), each draw counted like a seed."]
     if figure:
         lines += ["", f"![{dataset}: test ACC against parameters]({figure.name})"]
     return lines + [""]
+
+
+def _with_interval(value: float | None, interval, fmt: Callable[[float], str]) -> str:
+    if value is None:
+        return "–"
+    return fmt(value) + ("" if interval is None else
+                         f" [{fmt(interval[0])}, {fmt(interval[1])}]")
 
 
 def _headline_row(h: Headline) -> str:
     name = h.dataset if h.dataset != "average" else \
         f"average ({h.datasets} dataset{'s' * (h.datasets != 1)})"
     mark = " †" if h.mixed_hardware else ""
-    return (f"| {name}{mark} | {h.budget} | {_points(h.acc_gap)} | {h.acc_basis or '–'} | "
-            f"{_share(h.time_reduction)} | {h.time_basis or '–'} | "
-            f"{_share(h.params_reduction)} |")
+    networks = "argmax" if h.derive == "argmax" else "drawn"
+    return (f"| {name}{mark} | {h.budget} | {networks} | {SELECTION_LABELS[h.selection]} | "
+            f"{_with_interval(h.acc_gap, h.acc_gap_interval, _points)} | "
+            f"{h.acc_basis or '–'} | {_with_interval(h.time_reduction, h.time_interval, _share)}"
+            f" | {h.time_basis or '–'} | "
+            f"{_with_interval(h.params_reduction, h.params_interval, _share)} |")
 
 
 def headline_section(summary: SweepSummary) -> list[str]:
@@ -122,10 +151,14 @@ def headline_section(summary: SweepSummary) -> list[str]:
         "against their unconstrained (`none`) runs; *compared with* says which. "
         f"(b) Search time saved: 1 − t({FLAGSHIP}) / t({COST_BASELINE}), mean search seconds, "
         f"same rule. (c) Parameters saved: 1 − params({FLAGSHIP} at the budget) / "
-        f"params({FLAGSHIP} unconstrained). Means over the seeds that finished.", "",
-        "| dataset | budget | (a) ACC − best DARTS | compared with | (b) search time saved "
-        "| compared with | (c) parameters saved |",
-        "|---|---|---:|---|---:|---|---:|"]
+        f"params({FLAGSHIP} unconstrained). Means over the networks that finished (seeds, and "
+        "draws where the architectures were drawn); where the networks were measured both "
+        f"ways, each figure is given {SELECTION_LABELS['val']} and "
+        f"{SELECTION_LABELS['test']}. 95% intervals: (a) Welch's t, (b) and (c) a bootstrap "
+        "of the two means.", "",
+        "| dataset | budget | networks | selection | (a) ACC − best DARTS | compared with | "
+        "(b) search time saved | compared with | (c) parameters saved |",
+        "|---|---|---|---|---:|---|---:|---|---:|"]
     lines += [_headline_row(h) for h in summary.headline]
     lines += [_headline_row(h) for h in summary.averages]
     if any(h.mixed_hardware for h in summary.headline):
@@ -135,13 +168,15 @@ def headline_section(summary: SweepSummary) -> list[str]:
 
 
 def markdown(summary: SweepSummary, figures: dict[str, Path | None]) -> str:
-    done = sum(t.status == "done" for t in summary.trials)
-    failed = [t for t in summary.trials if t.status == "failed"]
-    unfinished = [t for t in summary.trials if t.status == "unfinished"]
+    trials = {t.cell.path: t for t in summary.trials}   # one row per trial, not per network
+    done = sum(t.status == "done" for t in trials.values())
+    failed = [t for t in trials.values() if t.status == "failed"]
+    unfinished = [t for t in trials.values() if t.status == "unfinished"]
+    networks = sum(t.status == "done" for t in summary.trials)
     lines = [f"# Sweep report: {summary.root}", "",
-             f"{len(summary.trials)} trials: {done} finished, {len(failed)} failed, "
-             f"{len(unfinished)} unfinished. Test split; mean ± std over the seeds that "
-             "finished (± only with two or more). Written "
+             f"{len(trials)} trials: {done} finished ({networks} trained networks), "
+             f"{len(failed)} failed, {len(unfinished)} unfinished. Test split; mean ± std over "
+             "the networks that finished (± only with two or more). Written "
              f"{time.strftime('%Y-%m-%d %H:%M')}.", ""]
     if summary.grid:
         g = summary.grid
@@ -179,9 +214,10 @@ def markdown(summary: SweepSummary, figures: dict[str, Path | None]) -> str:
 
 # ---- files ------------------------------------------------------------------------------------
 
-TRIAL_COLUMNS = ("dataset", "method", "budget", "seed", "status", "test_acc", "test_auc",
-                 "val_acc", "params", "flops", "search_seconds", "train_seconds",
-                 "within_budget", "hardware", "path", "error")
+TRIAL_COLUMNS = ("dataset", "method", "budget", "seed", "network", "status", "test_acc",
+                 "test_auc", "val_acc", "test_max_acc", "test_max_auc", "params", "flops",
+                 "search_seconds", "train_seconds", "within_budget", "restarts", "hardware",
+                 "path", "error")
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
@@ -195,15 +231,16 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
 
 def write_csvs(summary: SweepSummary) -> None:
     _write_csv(summary.root / RESULTS_CSV, list(TRIAL_COLUMNS), [
-        [t.cell.dataset, t.cell.method, t.cell.budget, t.cell.seed, t.status, t.test_acc,
-         t.test_auc, t.val_acc, t.params, t.flops, t.search_seconds, t.train_seconds,
-         t.within_budget, t.hardware, t.cell.path, t.error] for t in summary.trials])
-    header = ["dataset", "method", "budget", "trials", "finished"]
+        [t.cell.dataset, t.cell.method, t.cell.budget, t.cell.seed, t.network, t.status,
+         t.test_acc, t.test_auc, t.val_acc, t.test_max_acc, t.test_max_auc, t.params, t.flops,
+         t.search_seconds, t.train_seconds, t.within_budget, t.restarts, t.hardware, t.path,
+         t.error] for t in summary.trials])
+    header = ["dataset", "method", "budget", "derive", "trials", "finished"]
     for m in METRICS:
         header += [f"{m}_mean", f"{m}_std"]
     rows = []
     for c in summary.cells:
-        row = [c.dataset, c.method, c.budget, c.trials, c.finished]
+        row = [c.dataset, c.method, c.budget, c.derive, c.trials, c.finished]
         for m in METRICS:
             row += [c.stats[m].mean, c.stats[m].std]
         rows.append(row)
@@ -214,10 +251,11 @@ def to_json(summary: SweepSummary) -> dict:
     trials = []
     for t in summary.trials:
         entry = dataclasses.asdict(t)
-        entry["path"] = t.cell.path
+        entry["path"] = t.path
         trials.append(entry)
     return {"root": str(summary.root), "grid": summary.grid, "trials": trials,
-            "cells": [dataclasses.asdict(c) for c in summary.cells],
+            "cells": [{k: v for k, v in dataclasses.asdict(c).items() if k != "values"}
+                      for c in summary.cells],
             "headline": [dataclasses.asdict(h) for h in summary.headline],
             "headline_average": [dataclasses.asdict(h) for h in summary.averages],
             "hardware": summary.hardware,
