@@ -2,7 +2,8 @@
 
     python benchmarks/decide.py [--datasets breastmnist,pneumoniamnist]
         [--methods zo-darts++,zo-darts,darts-1st,darts-2nd] [--seeds 0,1,2] [--preset quick]
-        [--budget none] [--out runs/decide] [--also SWEEP] [--random-from SWEEP] [--json]
+        [--budget none] --out runs/decide [--also SWEEP] [--random-from SWEEP]
+        [--landscape DIR] [--json]
         [-- RUN OPTIONS...]
 
 Runs (or, re-run, completes) one `zodarts sweep` over the datasets × (methods + random) × seeds,
@@ -20,6 +21,9 @@ every trial search → retrain → evaluate at the same preset, then reports per
   see ``zodarts.search.random_search``), as a mean with a 95% t-interval over the seeds.
 
 ``--also SWEEP`` reads more trials from other sweep folders (more seeds, run later).
+``--landscape DIR`` (repeatable, one per dataset) adds each method's percentile in that
+dataset's landscape: its trials' test ACC among the landscape's single retrainings, which must
+have used the trials' retraining settings.
 ``--random-from SWEEP`` (repeatable) pairs with the random-search trials of other sweep folders
 instead of running them again: for options under test that random search does not take (``--opt
 zo_sign=true``, ``--relax sparsemax``). Every pair must share the data, the search budget and
@@ -48,11 +52,6 @@ from zodarts.search.registry import get_searcher
 from zodarts.space.decision import is_decided, margins
 from zodarts.utils.io import read_jsonl
 
-# Two-sided 95% quantiles of Student's t, by degrees of freedom (n − 1 seeds).
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-       9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}
-
-
 # What a searched trial and its random-search partner must share: the data, the weight steps
 # the search may take, the space's size and budget band.
 PROTOCOL_KEYS = ("dataset", "data_root", "epochs", "batch_size", "steps_per_epoch", "C",
@@ -65,9 +64,9 @@ SETTINGS_KEYS = PROTOCOL_KEYS + ("method", "relax", "anneal", "size_search", "a_
 
 
 def t95(df: int) -> float:
-    if df in T95:
-        return T95[df]
-    return T95[max(k for k in T95 if k <= df)] if df < 30 else 1.96
+    """The two-sided 95% quantile of Student's t with ``df`` degrees of freedom."""
+    from scipy.stats import t
+    return float(t.ppf(0.975, df))
 
 
 def interval(values: list[float]) -> dict:
@@ -132,6 +131,27 @@ def trial(run: Path) -> dict | None:
             "path": run, "config": config, "train_config": read_yaml(paths.train_config)}
 
 
+def landscape_percentiles(trials: dict[tuple[str, str, int], dict], landscapes: list[Path]
+                          ) -> None:
+    """Each trial's test ACC as a percentile of the single retrainings of its dataset's
+    landscape (``percentile``), where the landscape retrained with the trial's settings."""
+    from zodarts.landscape.place import comparable_training, single_run_percentile
+    from zodarts.landscape.table import read_table
+
+    tables = {}
+    for folder in landscapes:
+        table = read_table(folder)
+        tables[Path(table.settings.dataset).stem] = table
+    for (dataset, _, _), t in trials.items():
+        table = tables.get(dataset)
+        if table is None:
+            continue
+        why = comparable_training(table, t["train_config"])
+        if why:
+            raise SystemExit(f"decide: {t['path']} cannot be placed in {table.root}: {why}")
+        t["percentile"] = single_run_percentile(table, t["acc"])
+
+
 def summarise(trials: dict[tuple[str, str, int], dict]) -> dict:
     """Per dataset and method: decidedness and the paired difference to random search."""
     out: dict = {}
@@ -157,12 +177,15 @@ def summarise(trials: dict[tuple[str, str, int], dict]) -> dict:
                 "acc_vs_random": interval([a["acc"] - r["acc"] for a, r in paired]),
                 "auc_vs_random": interval([a["auc"] - r["auc"] for a, r in paired
                                            if a["auc"] is not None and r["auc"] is not None]),
+                "percentile": interval([t["percentile"] for t in mine if "percentile" in t]),
             }
         randoms = [t for (d, m, _), t in trials.items() if d == dataset and m == "random"]
         out[dataset] = {"methods": rows,
                         "random": {"acc": interval([t["acc"] for t in randoms]),
                                    "auc": interval([t["auc"] for t in randoms
-                                                    if t["auc"] is not None])}}
+                                                    if t["auc"] is not None]),
+                                   "percentile": interval([t["percentile"] for t in randoms
+                                                           if "percentile" in t])}}
     return out
 
 
@@ -235,11 +258,13 @@ def _fmt(i: dict, digits: int = 3) -> str:
 
 
 def markdown(summary: dict, command: str, preset: str) -> str:
+    placed = any(r["percentile"]["n"] for d in summary.values() for r in d["methods"].values())
     lines = [f"Decidedness and searched-minus-random at equal compute (`{preset}` preset; test "
              "split; differences paired by seed, mean [95% t-interval])", "", f"`{command}`", "",
              "| dataset | method | α steps (run) | α steps to decided, per seed | decided | "
-             "final min margin | ACC − random | AUC − random |",
-             "|---|---|---:|---|---:|---:|---:|---:|"]
+             "final min margin | ACC − random | AUC − random |"
+             + (" percentile in the landscape |" if placed else ""),
+             "|---|---|---:|---|---:|---:|---:|---:|" + ("---:|" if placed else "")]
     for dataset, d in summary.items():
         for method, r in d["methods"].items():
             decided = "–" if r["decided_share"] is None else f"{r['decided_share']:.0%}"
@@ -249,10 +274,16 @@ def markdown(summary: dict, command: str, preset: str) -> str:
             run_steps = ", ".join(str(s) for s in sorted(set(r["arch_steps"])))
             lines.append(f"| {dataset} | {method} | {run_steps} | {to_decided} | {decided} | "
                          f"{margin} | {_fmt(r['acc_vs_random'])} | "
-                         f"{_fmt(r['auc_vs_random'])} |")
+                         f"{_fmt(r['auc_vs_random'])} |"
+                         + (f" {_fmt(r['percentile'], 1).lstrip('+')} |" if placed else ""))
         rnd = d["random"]
         lines.append(f"| {dataset} | random (reference) | – | – | – | – | ACC "
-                     f"{_fmt(rnd['acc']).lstrip('+')} | AUC {_fmt(rnd['auc']).lstrip('+')} |")
+                     f"{_fmt(rnd['acc']).lstrip('+')} | AUC {_fmt(rnd['auc']).lstrip('+')} |"
+                     + (f" {_fmt(rnd['percentile'], 1).lstrip('+')} |" if placed else ""))
+    if placed:
+        lines += ["", "Percentile in the landscape: each trial's test ACC among the single "
+                  "retrainings of the dataset's landscape (`zodarts landscape`, the same "
+                  "retraining settings), mean [95% t-interval] over the seeds."]
     return "\n".join(lines) + "\n"
 
 
@@ -281,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
                         "protocol); repeatable")
     p.add_argument("--random-from", type=Path, action="append", default=[], metavar="SWEEP",
                    help="pair with the random-search trials of this sweep folder; repeatable")
+    p.add_argument("--landscape", type=Path, action="append", default=[], metavar="DIR",
+                   help="a landscape of a dataset (`zodarts landscape`, the same retraining): "
+                        "each trial's percentile in it; repeatable")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     args, run_options = p.parse_known_args(argv)
     run_options = [a for a in run_options if a != "--"]
@@ -301,7 +335,9 @@ def main(argv: list[str] | None = None) -> int:
         if done.returncode != 0:
             print(f"decide: the sweep exited with {done.returncode}", file=sys.stderr)
             return done.returncode
-    summary = summarise(collect([out, *args.also], args.budget, args.random_from))
+    found = collect([out, *args.also], args.budget, args.random_from)
+    landscape_percentiles(found, args.landscape)
+    summary = summarise(found)
     invocation = "python benchmarks/decide.py " + " ".join(sys.argv[1:] if argv is None
                                                               else argv)
     table = markdown(summary, invocation, args.preset)

@@ -134,3 +134,29 @@ def device(request) -> str:
     """A device-parametrised test runs once per available device (`pytest -m devices` picks
     them all, as benchmarks/gpu_check.sh does on a GPU machine)."""
     return request.param
+
+
+def fake_landscape(root: Path, dataset: str, test_accs: Sequence[Sequence[float]],
+                   train: dict | None = None) -> Path:
+    """A landscape folder with made-up records (no training): one architecture per entry of
+    ``test_accs``, one retraining per value; its retraining settings ``train``."""
+    import json as _json
+
+    from zodarts.landscape.table import (ARCHS, RECORD, LandscapeSettings, arch_id,
+                                         save_genotypes, seed_folder)
+    from zodarts.space import sample_genotype
+
+    seeds = max(len(a) for a in test_accs)
+    root.mkdir(parents=True, exist_ok=True)
+    LandscapeSettings(dataset, None, "tiny", 4, 1, "none", None, 0, None, len(test_accs), seeds,
+                      train or {}).save(root)
+    save_genotypes(root, [sample_genotype(i, 1, 2, C=4, cells_per_stage=1)
+                          for i in range(len(test_accs))])
+    for i, accs in enumerate(test_accs):
+        for s, acc in enumerate(accs):
+            folder = seed_folder(root / ARCHS / arch_id(i), s)
+            folder.mkdir(parents=True)
+            (folder / RECORD).write_text(_json.dumps({
+                "seed": s, "val_acc": acc, "val_auc": 0.5, "val_loss": 1.0, "test_acc": acc,
+                "test_auc": 0.5, "test_loss": 1.0, "train_seconds": 1.0, "seconds": 1.0}))
+    return root

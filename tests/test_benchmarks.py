@@ -186,3 +186,19 @@ def test_decide_without_a_folder_starts_nothing():
                           text=True, timeout=60)
     assert done.returncode == 2 and "--out" in done.stderr
     assert "-- RUN OPTIONS" in done.stderr
+
+
+def test_decide_places_each_method_in_the_datasets_landscape(tmp_path):
+    from conftest import fake_landscape
+    from zodarts.landscape.stats import percentile_of
+
+    land = fake_landscape(tmp_path / "land", "digits", [[0.6, 0.7], [0.75, 0.9]],
+                          {"epochs": 5, "seed": 0})
+    _fake_trial(tmp_path / "a/digits/zo-darts++/none/seed0", 0.8)
+    _fake_trial(tmp_path / "a/digits/random/none/seed0", 0.7, method="random")
+    proc, row = _decide_row(tmp_path / "a", "--landscape", land)
+    assert proc.returncode == 0, proc.stderr
+    assert row["percentile"]["mean"] == pytest.approx(percentile_of(0.8, [0.6, 0.7, 0.75, 0.9]))
+    other = fake_landscape(tmp_path / "other", "digits", [[0.6, 0.7]], {"epochs": 40})
+    proc, _ = _decide_row(tmp_path / "a", "--landscape", other)
+    assert proc.returncode != 0 and "epochs" in proc.stderr

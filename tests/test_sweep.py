@@ -300,7 +300,8 @@ def test_a_killed_worker_is_retried_and_resumes_from_its_checkpoint(tmp_path):
 
 def fake_trial(root: Path, dataset: str, method: str, budget: str, seed: int, acc: float,
                params: int, search_s: float, gpu: str | None = None,
-               draws: list[tuple[float, float]] = (), test_max: float | None = None) -> None:
+               draws: list[tuple[float, float]] = (), test_max: float | None = None,
+               train: dict | None = None) -> None:
     """A finished trial folder with just the files the sweep report reads; ``draws``: the
     (val-selected, max-over-epochs) test ACC of each drawn network (``--derive both``)."""
     from zodarts.config import SearchConfig, save_config
@@ -333,6 +334,8 @@ def fake_trial(root: Path, dataset: str, method: str, budget: str, seed: int, ac
             "test_max_over_epochs": None if best is None else {"acc": best, "auc": 0.9},
             "val": {"acc": value}}))
         (folder / "train/log.jsonl").write_text(json.dumps({"epoch": 0, "seconds": 1.0}) + "\n")
+        if train is not None:
+            (folder / "train/config.yaml").write_text(json.dumps(train))  # JSON is YAML
 
 
 def test_the_headline_figures_follow_the_papers_definitions(tmp_path):
@@ -435,6 +438,32 @@ def test_drawn_networks_count_like_seeds_and_the_headline_is_given_both_ways(tmp
     assert "| zo-darts++, drawn | none | 4 (2 seeds × draws) |" in text
     assert "selected on test (optimistic; the paper's way)" in text
     assert "| breastmnist | none | drawn | selected on validation |" in text
+
+
+def test_sweep_report_places_each_network_in_a_landscape_of_the_same_retraining(tmp_path):
+    from conftest import fake_landscape
+    from zodarts.landscape.stats import percentile_of
+
+    train = {"epochs": 40, "lr": 0.1, "seed": 0}
+    land = fake_landscape(tmp_path / "land", "breastmnist",
+                          [[0.70, 0.72], [0.80, 0.78], [0.84, 0.86]], train)
+    root = tmp_path / "sweep"
+    fake_trial(root, "breastmnist", "zo-darts++", "none", 0, 0.79, 50_000, 60,
+               train={**train, "seed": 0})
+    fake_trial(root, "breastmnist", "zo-darts++", "none", 1, 0.85, 50_000, 60,
+               train={**train, "seed": 1})
+    fake_trial(root, "breastmnist", "darts-2nd", "none", 0, 0.81, 50_000, 60,
+               train={**train, "epochs": 300})               # another retraining: left out
+    assert main(["sweep-report", str(root), "--landscape", str(land)]) == 0
+    results = json.loads((root / "results.json").read_text())
+    pairs = [0.70, 0.72, 0.80, 0.78, 0.84, 0.86]
+    zo = [t for t in results["trials"] if t["cell"]["method"] == "zo-darts++"]
+    assert [t["landscape_percentile"] for t in zo] == [percentile_of(0.79, pairs),
+                                                       percentile_of(0.85, pairs)]
+    darts = next(t for t in results["trials"] if t["cell"]["method"] == "darts-2nd")
+    assert darts["landscape_percentile"] is None
+    text = (root / "report.md").read_text()
+    assert "percentile in the landscape" in text and "epochs: 300" in text
 
 
 def test_sweep_report_refuses_a_folder_without_trials(tmp_path, capsys):

@@ -12,11 +12,15 @@ def register(sub) -> None:
                        "report.md, results.csv, summary.csv, results.json and PNGs into "
                        "SWEEP_DIR; works on a sweep still running or interrupted.")
     p.add_argument("sweep_dir", metavar="SWEEP_DIR")
+    p.add_argument("--landscape", action="append", default=[], metavar="DIR",
+                   help="a landscape of one of the sweep's datasets (`zodarts landscape`): each "
+                        "network's test ACC as a percentile of its single retrainings, where "
+                        "they used the same retraining settings; repeatable")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from zodarts.sweep.report import write_report
 
-    print(f"report: {write_report(args.sweep_dir)}")
+    print(f"report: {write_report(args.sweep_dir, args.landscape)}")
     return 0

@@ -67,7 +67,7 @@ def _has_test_max(cells: list[CellSummary]) -> bool:
     return any(c.stats["test_max_acc"].n for c in cells)
 
 
-def _cell_row(c: CellSummary, tags: dict[str, str], test_max: bool) -> str:
+def _cell_row(c: CellSummary, tags: dict[str, str], test_max: bool, placed: bool) -> str:
     s = c.stats
     method = c.method if c.derive == "argmax" else f"{c.method}, drawn"
     done = (f"{c.finished} of {c.trials}" if c.derive == "argmax" else
@@ -77,6 +77,8 @@ def _cell_row(c: CellSummary, tags: dict[str, str], test_max: bool) -> str:
         row.append(pm(s["test_max_acc"], _metric))
     row += [pm(s["params"], fmt_count), pm(s["flops"], fmt_count),
             pm(s["search_seconds"], _seconds), pm(s["train_seconds"], _seconds)]
+    if placed:
+        row.append(pm(s["landscape_percentile"], lambda x: f"{x:.0f}"))
     if len(tags) > 1:
         row.append(", ".join(tags[h] for h in c.hardware) or "–")
     return "| " + " | ".join(row) + " |"
@@ -90,11 +92,14 @@ def dataset_section(summary: SweepSummary, dataset: str, figure: Path | None) ->
     if test_max:
         header.append("test ACC, max over epochs ‡")
     header += ["params", "FLOPs", "search", "retrain"]
+    placed = any(c.stats["landscape_percentile"].n for c in cells)
+    if placed:
+        header.append("percentile in the landscape")
     if len(tags) > 1:
         header.append("hardware")
     lines = [f"## {dataset}", "", "| " + " | ".join(header) + " |",
              "|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|"]
-    lines += [_cell_row(c, tags, test_max) for c in cells]
+    lines += [_cell_row(c, tags, test_max, placed) for c in cells]
     extra = 1 if test_max else 0
     if dataset in RESNET18_28:
         acc, auc = RESNET18_28[dataset]
@@ -117,6 +122,10 @@ def dataset_section(summary: SweepSummary, dataset: str, figure: Path | None) ->
                   "epochs, as the ZO-DARTS++ authors report; the test ACC column is at the "
                   "best validation epoch. \"drawn\": architectures drawn from the search's "
                   "distributions (`--derive sample`), each draw counted like a seed."]
+    if placed:
+        lines += ["", f"Percentile in the landscape: each network's test ACC among the single "
+                  f"retrainings of {summary.landscapes[dataset]} (random architectures of the "
+                  "space, retrained with the same settings), mean ± std."]
     if figure:
         lines += ["", f"![{dataset}: test ACC against parameters]({figure.name})"]
     return lines + [""]
@@ -197,6 +206,9 @@ def markdown(summary: SweepSummary, figures: dict[str, Path | None]) -> str:
     if figures.get(SEARCH_SECONDS_PNG):
         lines += ["## Search time per method", "",
                   f"![search seconds per method]({SEARCH_SECONDS_PNG})", ""]
+    if summary.not_placed:
+        lines += ["Not placed in a landscape (other retraining settings): "
+                  + "; ".join(summary.not_placed), ""]
     if failed or unfinished:
         lines += ["## Trials without results", ""]
         lines += [f"- `{t.cell.path}`: failed: {t.error}" for t in failed]
@@ -265,9 +277,10 @@ def to_json(summary: SweepSummary) -> dict:
                                    if d in summary.datasets()}}}
 
 
-def write_report(root: str | Path) -> Path:
-    """Write the sweep folder's report files; returns the path of report.md."""
-    summary = summarise(root)
+def write_report(root: str | Path, landscapes: list[str | Path] = ()) -> Path:
+    """Write the sweep folder's report files; returns the path of report.md. ``landscapes``:
+    landscape folders of the sweep's datasets, to place each network in."""
+    summary = summarise(root, landscapes)
     figures: dict[str, Path | None] = {
         d: plots.acc_vs_params(summary, d, summary.root / acc_params_png(d))
         for d in summary.datasets()}

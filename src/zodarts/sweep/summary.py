@@ -80,6 +80,7 @@ class TrialResult:
     hardware: str | None = None
     majority_acc: float | None = None  # test ACC of always predicting the most frequent class
     restarts: int = 0
+    landscape_percentile: float | None = None   # test ACC among a landscape's retrainings
 
     @property
     def derive(self) -> str:
@@ -106,7 +107,7 @@ class Stat:
 
 
 METRICS = ("test_acc", "test_auc", "test_max_acc", "test_max_auc", "params", "flops",
-           "search_seconds", "train_seconds")
+           "search_seconds", "train_seconds", "landscape_percentile")
 
 
 @dataclass
@@ -153,6 +154,8 @@ class SweepSummary:
     headline: list[Headline]
     averages: list[Headline]
     hardware: list[str] = field(default_factory=list)
+    landscapes: dict[str, str] = field(default_factory=dict)   # dataset → landscape folder
+    not_placed: list[str] = field(default_factory=list)         # why some networks were not
 
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(c.dataset for c in self.cells))
@@ -359,7 +362,33 @@ def averages(rows: list[Headline]) -> list[Headline]:
     return out
 
 
-def summarise(root: str | Path) -> SweepSummary:
+def place_in_landscapes(root: Path, trials: list[TrialResult], landscapes: Iterable[str | Path]
+                        ) -> tuple[dict[str, str], list[str]]:
+    """Each finished network's test ACC as a percentile of the single retrainings of its
+    dataset's landscape, where the landscape retrained with the same settings; returns the
+    landscapes used and the reasons of networks left out."""
+    from zodarts.config import read_yaml
+    from zodarts.landscape.place import comparable_training, single_run_percentile
+    from zodarts.landscape.table import read_table
+
+    tables = {}
+    for folder in landscapes:
+        table = read_table(folder)
+        tables[Path(table.settings.dataset).stem] = table
+    reasons = []
+    for t in trials:
+        table = tables.get(t.cell.dataset)
+        if table is None or t.status != "done" or t.test_acc is None:
+            continue
+        why = comparable_training(table, read_yaml(root / t.path / "train" / "config.yaml"))
+        if why:
+            reasons.append(f"{t.path}: {why}")
+        else:
+            t.landscape_percentile = single_run_percentile(table, t.test_acc)
+    return {d: str(t.root) for d, t in tables.items()}, reasons
+
+
+def summarise(root: str | Path, landscapes: Iterable[str | Path] = ()) -> SweepSummary:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise ConfigError(f"sweep folder {root} does not exist")
@@ -369,8 +398,10 @@ def summarise(root: str | Path) -> SweepSummary:
     if not trials:
         raise ConfigError(f"{root} holds no sweep trials (no */trial.json): run `zodarts sweep "
                           f"--out {root}` first")
+    used, not_placed = place_in_landscapes(root, trials, landscapes)
     cells = summarise_cells(trials)
     datasets = list(dict.fromkeys(c.dataset for c in cells))
     headline = [row for d in datasets for row in headline_for(d, cells)]
     hardware = sorted({t.hardware for t in trials if t.hardware and t.status == "done"})
-    return SweepSummary(root, grid, trials, cells, headline, averages(headline), hardware)
+    return SweepSummary(root, grid, trials, cells, headline, averages(headline), hardware,
+                        used, not_placed)
