@@ -192,12 +192,14 @@ def _split_run_settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[
 @speaks_keywords
 def run(dataset: str = "digits", method: str = "zo-darts++", budget: str = "none",
         preset: str | None = DEFAULT_PRESET, out: str | Path | None = None,
-        resume: bool = False, progress: bool = False, **settings: Any) -> RunResult:
+        resume: bool = False, progress: bool = False, track: str | None = None,
+        **settings: Any) -> RunResult:
     """Search → train → evaluate → report in one folder (``zodarts run``).
 
     ``settings``: SearchConfig fields (``epochs``, ``seed``, ``device``, ``options``...) and
     TrainConfig fields with a ``train_`` prefix (``train_epochs``, ``train_lr``...); the seed,
-    device, precision and dataset are shared by both stages.
+    device, precision and dataset are shared by both stages. ``track``: an MLflow tracking URI
+    ("" for the embedded default; None: $ZODARTS_TRACK, else no tracking).
 
     >>> result = api.run()          # digits, quick preset: about two minutes on a CPU
     >>> result.evaluation["test"]["acc"]
@@ -215,5 +217,10 @@ def run(dataset: str = "digits", method: str = "zo-darts++", budget: str = "none
                                        **searched)
     shared = {name: getattr(search_config, name) for name in SHARED if name != "dataset"}
     train_config = make_config(TrainConfig, TRAIN_PRESETS, preset, **{**shared, **trained})
+    from zodarts.tracking import check, resolve_uri
+
+    uri = resolve_uri(track)
+    if uri is not None:
+        check(uri)
     return run_pipeline(search_config, train_config, out or _default_out(search_config), resume,
-                        progress, log=None)
+                        progress, log=None, track=uri)

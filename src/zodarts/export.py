@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import logging
 import warnings
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -62,6 +63,7 @@ def export_model(run_dir: str | Path, fmt: str = "torchscript", out: str | Path 
         _onnx(model, example, out)
     if check:
         check_export(out, fmt, model, example)
+    model_uri = log_model(paths.root, out, fmt, example)
     g = trained.genotype
     atomic_write_text(out.with_name(out.name + ".json"), json.dumps({
         "format": fmt, "input": {"shape": ["N", g.in_channels, g.image_size, g.image_size],
@@ -70,7 +72,8 @@ def export_model(run_dir: str | Path, fmt: str = "torchscript", out: str | Path 
         "output": "logits" + (" (sigmoid per label)" if trained.task == "multi-label"
                               else " (softmax over classes)"),
         "task": trained.task, "classes": list(dataset.label_names) or None,
-        "dataset": dataset.name, "genotype": g.pruned().to_dict()}, indent=2) + "\n")
+        "dataset": dataset.name, "genotype": g.pruned().to_dict(),
+        **({"mlflow_model_uri": model_uri} if model_uri else {})}, indent=2) + "\n")
     return out
 
 
@@ -90,6 +93,10 @@ def _onnx(model: nn.Module, example: torch.Tensor, out: Path) -> None:
     # (deprecated in torch 2.9 but complete for these plain conv nets) does the job.
     dynamo = importlib.util.find_spec("onnxscript") is not None
     tmp = out.with_name(f".{out.name}.tmp")
+    # The exporter logs a warning per torchvision operator it cannot find: none is used here.
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
     with warnings.catch_warnings(), redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         kwargs = ({"dynamic_shapes": ({0: torch.export.Dim("batch")},)} if dynamo else
@@ -97,6 +104,7 @@ def _onnx(model: nn.Module, example: torch.Tensor, out: Path) -> None:
         torch.onnx.export(model, (example,), str(tmp), input_names=["images"],
                           output_names=["logits"], dynamo=dynamo, external_data=False,
                           **kwargs)
+    quiet.setLevel(level)
     atomic_write_bytes(out, tmp.read_bytes())
     tmp.unlink()
 
@@ -130,3 +138,16 @@ def check_export(path: Path, fmt: str, model: nn.Module, x: torch.Tensor) -> flo
         raise RuntimeError(f"the exported {fmt} model differs from the PyTorch one by {diff:.3g} "
                           f"in its logits (tolerance {TOLERANCE}); please report this")
     return diff
+
+
+def log_model(run_dir: Path, path: Path, fmt: str, example: torch.Tensor) -> str | None:
+    """Log an exported model to the MLflow run of a tracked run folder (its tracking.json),
+    in MLflow's own flavour (pytorch: the TorchScript file; onnx), with an input example and
+    its signature, so MLflow's tools can register and serve it. A run folder that was never
+    tracked is left alone; a tracker that fails is a warning, the export stands."""
+    from zodarts.tracking import TRACKING_FILE, log_exported
+
+    state = run_dir / TRACKING_FILE
+    if not state.is_file():
+        return None
+    return log_exported(json.loads(state.read_text()), path, fmt, example)

@@ -19,6 +19,7 @@ from zodarts.config import SearchConfig, TrainConfig, load_config
 from zodarts.data import derive_seed
 from zodarts.rundir import RunPaths
 from zodarts.search.loop import SearchResult, run_search
+from zodarts.tracking import NO_TRACKER, Tracker, log_evaluation, log_settings, open_run
 from zodarts.train.retrain import TrainResult
 
 # derive_seed's stream for the training seeds of drawn architectures.
@@ -67,14 +68,30 @@ def train_seed(run: RunPaths, folder: RunPaths, seed: int) -> int:
     return derive_seed(seed, index, DRAW_TRAIN_STREAM) % 2 ** 32
 
 
+def trackers(tracker: Tracker, out: str | Path) -> dict[Path, Tracker]:
+    """The tracker of each derived architecture's folder: the run's own for the argmax, a
+    nested run for each draw."""
+    run = RunPaths(out)
+    return {f.root: tracker if f.root == run.root else
+            tracker.child(f.root, f"{run.root.name} draw {f.root.name[1:]}")
+            for f in derived(out)}
+
+
+def train_epoch_logger(tracker: Tracker) -> Callable[[dict], None]:
+    """Retraining epochs to the tracker, a restarted attempt as a curve of its own."""
+    return lambda r: tracker.epoch("train" if not r.get("attempt") else
+                                   f"train_attempt{r['attempt']}", r)
+
+
 def train_derived(out: str | Path, train_config: TrainConfig | None, resume: bool = False,
-                  progress: bool = True, log: Callable[[str], None] | None = _stderr
-                  ) -> list[TrainResult]:
+                  progress: bool = True, log: Callable[[str], None] | None = _stderr,
+                  tracker: Tracker = NO_TRACKER) -> list[TrainResult]:
     """Train every derived architecture of the search in ``out`` that is not trained yet
     (resuming an interrupted one); returns the trainings run now."""
     from zodarts.train.retrain import run_train, training_finished
 
     run = RunPaths(out)
+    tracked = trackers(tracker, out)
     results = []
     for folder in derived(out):
         if resume and training_finished(folder):
@@ -83,7 +100,7 @@ def train_derived(out: str | Path, train_config: TrainConfig | None, resume: boo
         config = None if again else dataclasses.replace(
             train_config, seed=train_seed(run, folder, train_config.seed))
         results.append(run_train(config, folder.root, resume=again, progress=progress,
-                                 log=log))
+                                 log=log, on_epoch=train_epoch_logger(tracked[folder.root])))
     return results
 
 
@@ -101,21 +118,43 @@ def finished(out: str | Path) -> bool:
 
 def run_pipeline(search_config: SearchConfig, train_config: TrainConfig, out: str | Path,
                  resume: bool = False, progress: bool = True,
-                 log: Callable[[str], None] | None = _stderr) -> RunResult:
-    """Search, retrain, evaluate and report into ``out``."""
+                 log: Callable[[str], None] | None = _stderr, track: str | None = None,
+                 parent_run: str | None = None, run_name: str | None = None) -> RunResult:
+    """Search, retrain, evaluate and report into ``out``; with ``track`` (an MLflow URI, made
+    reachable by the caller) as one tracked run (``run_name``, default the folder's name),
+    nested under ``parent_run`` when given."""
     from zodarts.report import make_report, read_run
     from zodarts.train.evaluate import evaluate_run
 
     paths = RunPaths(out)
-    searched = None
-    if not (resume and paths.genotype.is_file()):  # genotype.json is the search's last write
-        searched = run_search(None if resume else search_config, out, resume=resume,
-                              progress=progress, log=log)
-    trained = train_derived(out, train_config, resume, progress, log)
-    folders = derived(out)
-    evaluations = [evaluate_run(f.root, device=train_config.device) for f in folders]
-    reports = [make_report(f.root) for f in folders]
-    report = reports[0] if folders[0].root == paths.root else make_report(out)
+    config = search_config if not resume else None
+    tracker = open_run(track, out, run_name or paths.root.name, parent_run,
+                       {"zodarts.method": (config or search_config).method})
+    try:
+        searched = None
+        if not (resume and paths.genotype.is_file()):  # genotype.json: the search's last write
+            searched = run_search(config, out, resume=resume, progress=progress, log=log,
+                                  on_epoch=lambda r: tracker.epoch("search", r))
+        trained = train_derived(out, train_config, resume, progress, log, tracker)
+        folders = derived(out)
+        evaluations = [evaluate_run(f.root, device=train_config.device) for f in folders]
+        reports = [make_report(f.root) for f in folders]
+        report = reports[0] if folders[0].root == paths.root else make_report(out)
+        for folder, folder_tracker in trackers(tracker, out).items():
+            log_settings(folder_tracker, folder)
+            log_evaluation(folder_tracker, folder)
+            if folder_tracker is not tracker:
+                folder_tracker.finish()
+        if folders[0].root != paths.root:
+            log_settings(tracker, paths.root)
+            log_evaluation(tracker, paths.root)
+    except KeyboardInterrupt:
+        tracker.finish(status="KILLED")
+        raise
+    except BaseException:
+        tracker.finish(status="FAILED")
+        raise
+    tracker.finish()
     train_seconds = sum(read_run(f.root).train_seconds for f in folders)
     return RunResult(paths.root, evaluations[0], report, read_run(out).search_seconds,
                      train_seconds, searched, trained[0] if trained else None, evaluations,

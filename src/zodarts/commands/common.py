@@ -160,6 +160,24 @@ def raise_conflicts(out, conflicts: list[str]) -> None:
                           "new run in another --out")
 
 
+def add_track_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--track", nargs="?", const="", default=None, metavar="URI",
+                   help="log to an MLflow tracker: a tracking URI (http://host:5000, "
+                        "sqlite:///path.db, a folder), or alone the embedded default "
+                        f"sqlite:///runs/mlflow.db (default: ${'ZODARTS_TRACK'}, else no "
+                        "tracking); `mlflow ui --backend-store-uri URI` shows it")
+
+
+def tracking_uri(args: argparse.Namespace) -> str | None:
+    """The tracker asked for, reached now (one line and exit 1 if it cannot be), or None."""
+    from zodarts.tracking import check, resolve_uri
+
+    uri = resolve_uri(getattr(args, "track", None))
+    if uri is not None:
+        check(uri)
+    return uri
+
+
 def show_progress(args: argparse.Namespace) -> bool:
     """Progress bars only on a terminal: redirected to a file they would fill it with redrawn
     lines, and the epoch log lines say the same once per epoch."""

@@ -55,6 +55,8 @@ def register(sub) -> None:
     add_ray_arguments(p, "job")
     p.add_argument("--quiet", action="store_true", help="one log line per architecture "
                    "instead of the live progress line")
+    from zodarts.commands.common import add_track_argument
+    add_track_argument(p)
     p.set_defaults(func=run)
 
 
@@ -106,11 +108,14 @@ def settings_from_args(args: argparse.Namespace):
 def run(args) -> int:
     import sys
 
+    from zodarts.commands.common import tracking_uri
     from zodarts.commands.sweep import ray_options
     from zodarts.landscape.driver import run_landscape
 
     options = ray_options(args)
-    result = run_landscape(settings_from_args(args), args.out, options, args.keep_models)
+    track = tracking_uri(args)
+    result = run_landscape(settings_from_args(args), args.out, options, args.keep_models,
+                           track)
     for outcome in result.failed:
         print(f"failed {outcome.cell}: {outcome.error}", file=sys.stderr)
     if result.overhead:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import sys
 
-from zodarts.commands.common import (add_search_arguments, check_search_resume, default_out,
-                                     search_config_from_args, show_progress)
+from zodarts.commands.common import (add_search_arguments, add_track_argument,
+                                     check_search_resume, default_out, search_config_from_args,
+                                     show_progress, tracking_uri)
 from zodarts.commands.train import (add_train_arguments, check_train_resume,
                                     train_config_from_args)
 from zodarts.errors import ConfigError
@@ -27,6 +28,7 @@ def register(sub) -> None:
                    help="continue the run in --out: finished stages are skipped, an interrupted "
                         "one continues from its checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars, log lines only")
+    add_track_argument(p)
     p.set_defaults(func=run)
 
 
@@ -111,9 +113,10 @@ def run(args) -> int:
                                           precision=search_config.precision,
                                           device=search_config.device,
                                           deterministic=search_config.deterministic)
+    track = tracking_uri(args)
     args.out = str(args.out or default_out(search_config))  # the interrupt message names it
     print(f"run folder: {args.out}", file=sys.stderr, flush=True)
     result = run_pipeline(search_config, train_config, args.out, resume=args.resume,
-                          progress=show_progress(args))
+                          progress=show_progress(args), track=track)
     print(summary_table(result))
     return 0

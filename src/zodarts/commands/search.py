@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from zodarts.commands.common import (add_search_arguments, check_search_resume, default_out,
-                                     search_config_from_args, show_progress)
+from zodarts.commands.common import (add_search_arguments, add_track_argument,
+                                     check_search_resume, default_out, search_config_from_args,
+                                     show_progress, tracking_uri)
 from zodarts.search.loop import run_search
 
 
@@ -17,20 +18,34 @@ def register(sub) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the search in --out from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars, log lines only")
+    add_track_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from pathlib import Path
+
+    from zodarts.tracking import log_settings, open_run
+
+    config = None
     if args.resume:
         if not args.out:
             from zodarts.errors import ConfigError
             raise ConfigError("--resume needs --out DIR (the run folder to continue)")
         check_search_resume(args, args.out)
-        result = run_search(None, args.out, resume=True, progress=show_progress(args))
     else:
         config = search_config_from_args(args)
         args.out = str(args.out or default_out(config))  # the interrupt message names it
-        result = run_search(config, args.out, progress=show_progress(args))
+    tracker = open_run(tracking_uri(args), args.out, Path(args.out).name)
+    try:
+        result = run_search(config, args.out, resume=args.resume,
+                            progress=show_progress(args),
+                            on_epoch=lambda r: tracker.epoch("search", r))
+    except BaseException:
+        tracker.finish(status="FAILED")
+        raise
+    log_settings(tracker, Path(args.out))
+    tracker.finish()
     print(f"genotype: {result.out / 'genotype.json'}")
     print(result.genotype.describe())
     return 0

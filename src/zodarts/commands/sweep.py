@@ -35,7 +35,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     # completion tool reads, and mirroring it keeps `sweep --help` in step with `run`.
     for action in _run_parser()._actions:
         flags = action.option_strings
-        if not flags or "--help" in flags or "--out" in flags or "--quiet" in flags:
+        if not flags or {"--help", "--out", "--quiet", "--track"} & set(flags):
             continue
         managed = any(flag in MANAGED_FLAGS for flag in flags)
         metavar = action.metavar or (f"{{{','.join(map(str, action.choices))}}}"
@@ -96,6 +96,8 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true",
                    help="one log line per trial start, finish and failure instead of the live "
                         "progress line")
+    from zodarts.commands.common import add_track_argument
+    add_track_argument(p)
     add_run_options(p)
     p.set_defaults(func=run, run_options=None)
 
@@ -106,10 +108,13 @@ def run(args) -> int:
     from zodarts.sweep.driver import run_sweep
     from zodarts.sweep.grid import AXES, make_grid
 
+    from zodarts.commands.common import tracking_uri
+
     options = ray_options(args)
+    track = tracking_uri(args)
     grid = make_grid({axis: getattr(args, axis) for axis in AXES}, args.run_options or [],
                      args.grid)
-    result = run_sweep(grid, args.out, options)
+    result = run_sweep(grid, args.out, options, track)
     for outcome in result.failed:
         print(f"failed {outcome.cell}: {outcome.error}", file=sys.stderr)
     done = len(result.outcomes) - len(result.failed)

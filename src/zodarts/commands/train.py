@@ -121,12 +121,18 @@ def register(sub) -> None:
     add_train_arguments(p)
     p.add_argument("--resume", action="store_true", help="continue from train/last.pt")
     p.add_argument("--quiet", action="store_true", help="no progress bars, log lines only")
+    from zodarts.commands.common import add_track_argument
+    add_track_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from zodarts.commands.common import show_progress
+    from pathlib import Path
+
+    from zodarts.commands.common import show_progress, tracking_uri
+    from zodarts.pipeline import train_epoch_logger
     from zodarts.space import Genotype
+    from zodarts.tracking import log_settings, open_run
     from zodarts.train.retrain import run_train
 
     if args.run_dir and args.out and args.run_dir != args.out:
@@ -137,16 +143,24 @@ def run(args) -> int:
                           "--genotype FILE --dataset NAME --out DIR")
     genotype = Genotype.load(args.genotype) if args.genotype else None
     preset = args.preset or search_preset(out) or DEFAULT_PRESET
-    if genotype is None and derives_draws(out):
-        from zodarts.pipeline import train_derived
-        results = train_derived(out, train_config_from_args(args, preset), args.resume,
-                                show_progress(args))
-    else:
-        if args.resume:
-            check_train_resume(args, out)
-        config = None if args.resume else train_config_from_args(args, preset)
-        results = [run_train(config, out, genotype, resume=args.resume,
-                             progress=show_progress(args))]
+    tracker = open_run(tracking_uri(args), out, Path(out).name)
+    try:
+        if genotype is None and derives_draws(out):
+            from zodarts.pipeline import train_derived
+            results = train_derived(out, train_config_from_args(args, preset), args.resume,
+                                    show_progress(args), tracker=tracker)
+        else:
+            if args.resume:
+                check_train_resume(args, out)
+            config = None if args.resume else train_config_from_args(args, preset)
+            results = [run_train(config, out, genotype, resume=args.resume,
+                                 progress=show_progress(args),
+                                 on_epoch=train_epoch_logger(tracker))]
+    except BaseException:
+        tracker.finish(status="FAILED")
+        raise
+    log_settings(tracker, Path(out))
+    tracker.finish()
     for result in results:
         val = result.best["val"]
         print(f"best val acc {val['acc']:.4f} (epoch {result.best['epoch'] + 1}); "

@@ -107,7 +107,8 @@ def check_settings(root: Path, settings: LandscapeSettings) -> LandscapeSettings
 
 
 def arch_jobs(root: Path, genotypes: list[Genotype], settings: LandscapeSettings,
-              archs: int, seeds: int, keep_models: bool) -> list[ArchJob]:
+              archs: int, seeds: int, keep_models: bool, track: str | None = None,
+              parent_run: str | None = None) -> list[ArchJob]:
     """A job for every architecture (of the first ``archs``) with work left: its information
     or any of seeds 0..seeds-1 without a record."""
     jobs = []
@@ -117,7 +118,7 @@ def arch_jobs(root: Path, genotypes: list[Genotype], settings: LandscapeSettings
                         if not (seed_folder(folder, s) / RECORD).is_file())
         if missing or read_json(folder / ARCH_INFO) is None:
             jobs.append(ArchJob(arch_id(i), folder, genotype.to_dict(), missing,
-                                settings.train, keep_models))
+                                settings.train, keep_models, track, parent_run))
     return jobs
 
 
@@ -190,10 +191,14 @@ def make_train_config(preset: str, dataset: str, data_root: str | None,
 
 
 def run_landscape(settings: LandscapeSettings, out: str | Path,
-                  options: SweepOptions = SweepOptions(), keep_models: bool = False
-                  ) -> LandscapeResult:
+                  options: SweepOptions = SweepOptions(), keep_models: bool = False,
+                  track: str | None = None) -> LandscapeResult:
+    """Sample (or read) the architectures, retrain what has no record, write the table and
+    the report; with ``track`` (an MLflow URI, already reached) the landscape is a parent run
+    with one nested run per architecture."""
     from zodarts.data import load_dataset
     from zodarts.landscape.report import write_report
+    from zodarts.tracking import open_run
 
     root = Path(out).expanduser().resolve()
     settings = check_settings(root, settings)
@@ -209,12 +214,27 @@ def run_landscape(settings: LandscapeSettings, out: str | Path,
     ensure_writable(root)
     settings.save(root)
     save_genotypes(root, genotypes)
-    jobs = arch_jobs(root, genotypes, settings, settings.archs, settings.seeds, keep_models)
-    outcomes, wall, slots = run_arch_jobs(jobs, settings.archs, options, root, "landscape")
+    tracker = open_run(track, root, root.name, tags={"zodarts.kind": "landscape"})
+    if track:
+        fixed = {k: v for k, v in dataclasses.asdict(settings).items()
+                 if k in LandscapeSettings.FIXED}
+        tracker.params(fixed)
+        tracker.tags({"archs": settings.archs, "seeds": settings.seeds})
+    jobs = arch_jobs(root, genotypes, settings, settings.archs, settings.seeds, keep_models,
+                     track, tracker.run_id)
+    try:
+        outcomes, wall, slots = run_arch_jobs(jobs, settings.archs, options, root, "landscape")
+    except KeyboardInterrupt:
+        tracker.finish(status="KILLED")
+        raise
     cost = overhead(outcomes, jobs, wall, slots)
     if jobs:
         append_jsonl(root / INVOCATIONS, {"time": time.time(), "jobs": len(jobs),
                                           "failed": sum(not o.ok for o in outcomes),
                                           "overhead": cost})
     write_table(read_table(root), {"invocations": read_jsonl(root / INVOCATIONS)})
-    return LandscapeResult(root, outcomes, write_report(root), cost)
+    report = write_report(root)
+    if track:
+        tracker.artifacts([report.parent, root / "landscape.csv", root / "landscape.json"])
+        tracker.finish()
+    return LandscapeResult(root, outcomes, report, cost)

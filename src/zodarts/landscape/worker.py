@@ -35,6 +35,8 @@ class ArchJob:
     seeds: tuple[int, ...]       # the retrainings still missing
     train: dict[str, Any]        # the TrainConfig (seed replaced per retraining)
     keep_models: bool = False
+    track: str | None = None     # the MLflow tracker (zodarts.tracking), and the landscape's
+    parent_run: str | None = None  # run, which the architecture's nests under
 
 
 @lru_cache(maxsize=2)
@@ -54,24 +56,32 @@ def execute_arch(job: ArchJob, threads: int, gpus: float = 0.0) -> TrialOutcome:
 def _run(job: ArchJob) -> None:
     from zodarts.config import TrainConfig
     from zodarts.space import Genotype
+    from zodarts.tracking import open_run
 
     genotype = Genotype.from_dict(job.genotype)
     config = TrainConfig(**job.train).validate()
     dataset = _dataset(config.dataset, config.data_root)
-    if read_json(job.folder / ARCH_INFO) is None:
+    tracker = open_run(job.track, job.folder, job.label, job.parent_run)
+    info = read_json(job.folder / ARCH_INFO)
+    if info is None:
         info = arch_info(genotype, dataset, config.device)
         atomic_write_text(job.folder / ARCH_INFO, json.dumps(info, indent=1) + "\n")
         print(f"{job.label}: {info['params']:,} parameters, {info['flops']:,} FLOPs, proxies "
               f"{json.dumps(info['proxies'])}", flush=True)
+    tracker.params({"arch": job.label, "genotype": json.dumps(job.genotype)})
+    tracker.metrics({"params": info["params"], "flops": info["flops"],
+                     **{f"proxy/{k}": v for k, v in info["proxies"].items()}})
     for seed in job.seeds:
         folder = seed_folder(job.folder, seed)
         if (folder / RECORD).is_file():
             continue
         record = train_pair(genotype, dataclasses.replace(config, seed=seed), dataset, folder,
                             job.keep_models)
+        tracker.metrics(record, step=seed)
         print(f"{job.label} seed {seed}: val acc {record['val_acc']:.4f}, test acc "
               f"{record['test_acc']:.4f} ({record['train_seconds']:.1f} s training, "
               f"{record['seconds']:.1f} s in all)", flush=True)
+    tracker.finish()
 
 
 def arch_info(genotype, dataset, device: str) -> dict[str, Any]:

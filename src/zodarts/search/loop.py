@@ -54,10 +54,12 @@ def _stderr(message: str) -> None:
 
 class SearchLoop:
     def __init__(self, config: SearchConfig, out: str | Path, progress: bool = True,
-                 log: Callable[[str], None] | None = _stderr):
+                 log: Callable[[str], None] | None = _stderr,
+                 on_epoch: Callable[[dict], None] | None = None):
         # The method's own settings and bad options or combinations: before any work.
         self.config, self.paths = resolve_method(config), RunPaths(out)
         self.progress, self.log = progress, log or (lambda message: None)
+        self.on_epoch = on_epoch or (lambda record: None)  # after each epoch's log line
         self.searcher_cls: type[Searcher] = get_searcher(config.method)
         self.device = resolve_device(config.device)
 
@@ -283,6 +285,7 @@ class SearchLoop:
             streak = streak + 1 if record.get("decided") else 0
             record["decided_epochs"] = streak
             append_jsonl(paths.search_log, record)
+            self.on_epoch(record)
             append_jsonl(paths.alphas, alphas)
             self._save_checkpoint(epoch + 1, best)
             self.log(_epoch_line(record, c.epochs, self.budget))
@@ -365,8 +368,8 @@ def load_search(run_dir: str | Path, device: str | None = None) -> SearchLoop:
 
 
 def run_search(config: SearchConfig | None, out: str | Path, resume: bool = False,
-               progress: bool = True, log: Callable[[str], None] | None = _stderr
-               ) -> SearchResult:
+               progress: bool = True, log: Callable[[str], None] | None = _stderr,
+               on_epoch: Callable[[dict], None] | None = None) -> SearchResult:
     """Run (or, with ``resume``, continue) a search into ``out``.
 
     A resumed run always uses the config saved in ``out`` (``config`` may then be None): the
@@ -381,6 +384,7 @@ def run_search(config: SearchConfig | None, out: str | Path, resume: bool = Fals
     elif paths.config.exists():
         raise ConfigError(f"{paths.root} already holds a search; continue it with --resume or "
                           "choose another --out")
-    loop = SearchLoop(config, out, progress, log)  # a bad config fails before the folder exists
+    # A bad config fails before the folder exists.
+    loop = SearchLoop(config, out, progress, log, on_epoch)
     ensure_writable(paths.root)
     return loop.run(resume)

@@ -81,10 +81,13 @@ def check_folder_options(root: Path, grid: Grid, new: list[TrialSpec]) -> None:
                 f"(`{' '.join(recorded) or 'none'}`) or choose another --out")
 
 
-def run_sweep(grid: Grid, out: str | Path, options: SweepOptions = SweepOptions()
-              ) -> SweepResult:
+def run_sweep(grid: Grid, out: str | Path, options: SweepOptions = SweepOptions(),
+              track: str | None = None) -> SweepResult:
+    """Run the grid's unfinished trials into ``out``; with ``track`` (an MLflow URI, already
+    reached) the sweep is a parent run with one nested run per trial."""
     from zodarts.sweep import runner
     from zodarts.sweep.report import write_report
+    from zodarts.tracking import open_run
 
     root = Path(out).expanduser().resolve()
     specs = build_trials(grid, root)
@@ -113,14 +116,28 @@ def run_sweep(grid: Grid, out: str | Path, options: SweepOptions = SweepOptions(
                  f"finished before; on {cluster.describe()}, {resources.cpus:g} CPUs and "
                  f"{resources.gpus:g} GPUs per trial; folder {root}")
             progress = Progress(len(specs), len(plan.finished), quiet=options.quiet)
+            tracker = open_run(track, root, root.name, tags={"zodarts.kind": "sweep"})
+            # Tags, not params: a grown grid changes them, and MLflow never changes a param.
+            tracker.tags({f"grid.{axis}": ", ".join(map(str, values))
+                          for axis, values in grid.to_dict().items()})
+            to_run = [dataclasses.replace(s, track=track, parent_run=tracker.run_id)
+                      if tracker.enabled else s for s in plan.to_run]
             try:
-                outcomes = runner.run_jobs([runner.trial_job(s) for s in plan.to_run],
+                outcomes = runner.run_jobs([runner.trial_job(s) for s in to_run],
                                            execute_trial, resources, options.max_retries,
                                            progress)
             except KeyboardInterrupt:
                 progress.close()
+                tracker.finish(status="KILLED")
                 _say("the unfinished trials keep their checkpoints: run the same command "
                      "again to resume them")
                 raise
             progress.close()
-    return SweepResult(root, plan, outcomes, write_report(root))
+    report = write_report(root)
+    if plan.to_run:
+        tracker.metrics({"trials_finished": sum(o.ok for o in outcomes),
+                         "trials_failed": sum(not o.ok for o in outcomes)})
+        tracker.artifacts([report, root / "results.csv", root / "summary.csv",
+                           root / GRID_FILE])
+        tracker.finish()
+    return SweepResult(root, plan, outcomes, report)

@@ -86,6 +86,8 @@ class TrialSpec:
     arguments: tuple[str, ...]     # `zodarts run` arguments that build the configs below
     search_config: SearchConfig
     train_config: TrainConfig
+    track: str | None = None       # the MLflow tracker of the sweep (zodarts.tracking)
+    parent_run: str | None = None  # the sweep's MLflow run, which the trial's nests under
 
 
 # ---- reading the grid -------------------------------------------------------------------------

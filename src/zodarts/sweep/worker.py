@@ -100,4 +100,5 @@ def execute_trial(spec: TrialSpec, threads: int, gpus: float = 0.0) -> TrialOutc
         spec.out, spec.cell.path, threads, gpus,
         "resuming from the run folder's checkpoints" if resume else "starting",
         lambda: run_pipeline(spec.search_config, spec.train_config, spec.out, resume=resume,
-                             progress=False))
+                             progress=False, track=spec.track, parent_run=spec.parent_run,
+                             run_name=spec.cell.path))

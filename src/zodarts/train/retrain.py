@@ -107,8 +107,10 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, out: str | Path, genotype: Genotype,
                  progress: bool = True, log: Callable[[str], None] | None = _stderr,
-                 dataset: ImageDataset | None = None):
+                 dataset: ImageDataset | None = None,
+                 on_epoch: Callable[[dict], None] | None = None):
         self.config, self.paths, self.searched = config, RunPaths(out), genotype
+        self.on_epoch = on_epoch or (lambda record: None)   # after each epoch's log line
         self.progress, self.log = progress, log or (lambda message: None)
         self.device = resolve_device(config.device)
         self.dataset = dataset  # loaded once by a caller that trains many networks on it
@@ -316,6 +318,7 @@ class Trainer:
                 atomic_torch_save(paths.train_best, self._record(epoch, val))
             record.update(best=improved, seconds=time.perf_counter() - tic)
             append_jsonl(paths.train_log, record)
+            self.on_epoch({**record, "attempt": self.attempt})
             self._save_last(epoch + 1, val, best)
             self.log(_epoch_line(record, c.epochs))
             first = read_jsonl(paths.train_log)[0]["val_acc"]
@@ -372,7 +375,8 @@ def _resolve_genotype(genotype: Genotype | None, paths: RunPaths) -> Genotype:
 def run_train(config: TrainConfig | None, out: str | Path, genotype: Genotype | None = None,
               resume: bool = False, progress: bool = True,
               log: Callable[[str], None] | None = _stderr,
-              dataset: ImageDataset | None = None) -> TrainResult:
+              dataset: ImageDataset | None = None,
+              on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
     """Train the genotype of run folder ``out`` (or ``genotype``, saved into ``out``) from
     scratch; with ``resume``, continue from ``out/train/last.pt`` under its saved config.
     ``dataset``: the config's dataset, already loaded."""
@@ -390,7 +394,7 @@ def run_train(config: TrainConfig | None, out: str | Path, genotype: Genotype | 
         genotype = _resolve_genotype(genotype, paths)
         config = _resolve_dataset(config or TrainConfig(), paths)
     ensure_writable(paths.root)
-    return Trainer(config, out, genotype, progress, log, dataset).run(resume)
+    return Trainer(config, out, genotype, progress, log, dataset, on_epoch).run(resume)
 
 
 def training_finished(paths: RunPaths) -> bool:
