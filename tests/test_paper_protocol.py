@@ -210,3 +210,15 @@ def test_the_paper_preset_is_the_authors_protocol():
     assert train["test_every_epoch"] and train["bn_batch_stats"]
     assert train["restart_epoch"] == 20 and train["weight_decay"] == 0.0
     assert (train["epochs"], train["warmup_epochs"], train["mixup_alpha"]) == (300, 10, 0.1)
+
+
+def test_zodarts_methods_lists_each_point_of_the_protocol_with_the_authors_file(capsys):
+    from zodarts.cli import main
+    from zodarts.config import PAPER_PROTOCOL
+
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    for _, setting, source in PAPER_PROTOCOL:
+        assert setting in out and source in out
+    for name in ("StructureSampler.py", "retrain/retrain_sampling.py", "read_percentile.py"):
+        assert name in out

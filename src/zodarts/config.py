@@ -408,3 +408,35 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 DEFAULT_PRESET = "quick"  # what `search`, `train` and `run` use when no --preset is given
+
+# How the `paper` preset follows the ZO-DARTS++ authors' evaluation (github HikariX/ZO-DARTS_PP):
+# (what, zodarts's setting, the authors' file it comes from). `zodarts methods` lists it.
+PAPER_PROTOCOL: tuple[tuple[str, str, str], ...] = (
+    ("search: 50 epochs, size phase from epoch 20, T = 1.5 × 0.75 every 5 epochs, the batch "
+     "of their script per dataset", "search preset `paper`",
+     "exps/NAS-Bench-201-algos/ZO-DARTS_SAMVR.py, experiment_ZO+.sh"),
+    ("the architecture drawn from the distributions their log holds for epoch 39 of 0-49 (op "
+     "per edge, kernel per convolution, depth per stage), three draws per search",
+     "--derive sample --draws 3 --draw-epoch 39", "StructureSampler.py (read_prob, "
+     "structure_generator), retrain/experiment_noLimit.sh"),
+    ("a draw whose cell ignores its input is drawn again", "always, with --derive sample",
+     "retrain/checkNone.py (in retrain_sampling_others.py)"),
+    ("under a budget, drawn again until the size is in the band", "--budget with "
+     "--derive sample (zodarts's band: percentiles of uniform genotypes; theirs: of draws from "
+     "the unconstrained search)", "StructureSampler.py (structure_filter, budget_generate)"),
+    ("300 epochs, SGD 0.1 momentum 0.9, 10 warm-up epochs from 0.01×, cosine to 0, label "
+     "smoothing 0.1, mixup 0.1 / cutmix 0.1 on every batch, their batch per dataset",
+     "train preset `paper`", "retrain/retrain_sampling.py, retrain/cutmix_transforms.py"),
+    ("no weight decay: their SGD call passes 3e-4 where SGD takes dampening",
+     "weight_decay 0 in the train preset `paper`", "retrain/retrain_sampling.py"),
+    ("a run whose accuracy at epoch 20 is below 0.3, or has gained less than 0.01 since epoch "
+     "1 while below 0.8, starts again with a new draw (theirs: test accuracy, unbounded)",
+     "--restart-epoch 20 (on validation accuracy, at most 5 restarts)",
+     "retrain/retrain_sampling.py"),
+    ("BatchNorm normalises by the batch's own statistics at test too (the network is never "
+     "put in eval mode), the test loader using the training batch",
+     "--bn-batch-stats", "retrain/retrain_sampling.py, xautodl cell_operations.py"),
+    ("the number reported is each network's maximum test accuracy over its epochs, mean ± std "
+     "over 3 search seeds × 3 draws", "--test-every-epoch: eval.json's test_max_over_epochs, "
+     "labelled selected on test", "retrain/read_percentile.py, retrain/read_noLimit.py"),
+)

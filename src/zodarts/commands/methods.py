@@ -40,10 +40,17 @@ def compute(method: str | None = None) -> dict:
     return {name: describe(name) for name in names}
 
 
+def protocol() -> list[dict]:
+    from zodarts.config import PAPER_PROTOCOL
+    return [{"what": what, "zodarts": setting, "authors_code": source}
+            for what, setting, source in PAPER_PROTOCOL]
+
+
 def run(args: argparse.Namespace) -> int:
     doc = compute(args.method)
     if args.json:
-        print(json.dumps(doc, indent=2))
+        print(json.dumps({**doc, "paper_protocol": protocol()} if not args.method else doc,
+                         indent=2))
         return 0
     for name, d in doc.items():
         print(f"{name}: {d['source']}")
@@ -60,4 +67,10 @@ def run(args: argparse.Namespace) -> int:
                   f"{'on' if d['size_search'] else 'off'}; α optimizer: {optimizer}")
         options = ", ".join(f"{k}={v}" for k, v in d["options"].items())
         print(f"  options: {options or 'none'}")
+    if not args.method:
+        print("\n--preset paper follows the ZO-DARTS++ authors' evaluation "
+              "(github HikariX/ZO-DARTS_PP), each point a switch:")
+        for point in protocol():
+            print(f"- {point['what']}\n    zodarts: {point['zodarts']}\n    their code: "
+                  f"{point['authors_code']}")
     return 0
