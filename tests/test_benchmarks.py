@@ -202,3 +202,21 @@ def test_decide_places_each_method_in_the_datasets_landscape(tmp_path):
     other = fake_landscape(tmp_path / "other", "digits", [[0.6, 0.7]], {"epochs": 40})
     proc, _ = _decide_row(tmp_path / "a", "--landscape", other)
     assert proc.returncode != 0 and "epochs" in proc.stderr
+
+
+def test_bn_batch_stats_measures_each_network_both_ways(tmp_path):
+    """A network trained on batch statistics, evaluated in its training batch, gives its
+    eval.json's test ACC; with running statistics estimated on the training split it is
+    measured once more, and the differences are summarised."""
+    from zodarts.cli import main
+
+    run = tmp_path / "run"
+    assert main(["run", "--preset", "tiny", "--train-bn-batch-stats", "--out", str(run),
+                 "--quiet"]) == 0
+    report = _json_of([ROOT / "benchmarks/bn_batch_stats.py", run, "--batches", "32,all",
+                       "--json"])
+    (row,) = report["networks"]
+    assert row["trained_on_batch_statistics"] and row["training_batch"] == 32
+    evaluation = json.loads((run / "eval.json").read_text())
+    assert row["batch 32"]["acc"] == pytest.approx(evaluation["test"]["acc"])
+    assert 0 <= row["running"]["acc"] <= 1 and "batch all" in row

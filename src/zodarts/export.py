@@ -73,6 +73,10 @@ def export_model(run_dir: str | Path, fmt: str = "torchscript", out: str | Path 
                               else " (softmax over classes)"),
         "task": trained.task, "classes": list(dataset.label_names) or None,
         "dataset": dataset.name, "genotype": g.pruned().to_dict(),
+        **({"batch_statistics": "BatchNorm uses each input batch's own statistics (trained "
+                                "with --bn-batch-stats): a prediction depends on the other "
+                                f"images of its batch; it was evaluated in batches of "
+                                f"{trained.eval_batch}"} if trained.bn_batch_stats else {}),
         **({"mlflow_model_uri": model_uri} if model_uri else {})}, indent=2) + "\n")
     return out
 
