@@ -41,6 +41,17 @@ def _dataset_name(dataset: str) -> str:
     return Path(dataset).stem if "/" in dataset else dataset
 
 
+def _label(run: Path, source: Path) -> str:
+    """A sweep trial's cell (``breastmnist/zo-darts++/none/seed0``), else the folder's name."""
+    from zodarts.sweep.trials import TrialRecord
+
+    if (run / "trial.json").is_file():
+        cell = TrialRecord.load(run).cell
+        return "/".join(str(cell[k]) for k in ("dataset", "method", "budget")) + \
+            f"/seed{cell['seed']}"
+    return run.name if run == source else f"{source.name}/{run.relative_to(source).as_posix()}"
+
+
 def find_searched(sources: list[Path], dataset: str) -> list[Searched]:
     """The searched genotypes of run folders and of sweep folders' trials on ``dataset``."""
     from zodarts.config import SearchConfig, load_config
@@ -60,8 +71,7 @@ def find_searched(sources: list[Path], dataset: str) -> list[Searched]:
             config = load_config(SearchConfig, paths.config) if paths.config.is_file() else None
             if config is not None and _dataset_name(config.dataset) != _dataset_name(dataset):
                 continue
-            label = (run.name if run == source else
-                     f"{source.name}/{run.relative_to(source).as_posix()}")
+            label = _label(run, source)
             found.append(Searched(label, run, config.method if config else None,
                                   Genotype.load(paths.genotype)))
     if not found:
