@@ -73,10 +73,14 @@ def test_a_genotype_outside_its_band_is_flagged_everywhere(tmp_path, capsys):
     assert "outside the budget band" in (out / "report/report.md").read_text()
 
 
-def test_one_epoch_without_budget_is_epoch_1_of_1_everywhere(tmp_path, capsys):
-    """Progress bars and log lines count epochs from 1 (the logs' "epoch" fields from 0); and no
-    budget means no budget entry."""
+def test_one_epoch_without_budget_is_epoch_1_of_1_everywhere(tmp_path, capsys, monkeypatch):
+    """Progress bars (on a terminal, here a captured stderr that says it is one) and log lines
+    count epochs from 1 (the logs' "epoch" fields from 0); and no budget means no budget
+    entry."""
+    import sys
+
     out = tmp_path / "run"
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert main(["run", "--preset", "tiny", "--epochs", "1", "--train-epochs", "1",
                  "--out", str(out)]) == 0
     err = capsys.readouterr().err

@@ -56,25 +56,30 @@ def settings_line(out, decision: dict | None) -> str:
 
 
 def summary_table(result) -> str:
+    from zodarts.report import read_run
     from zodarts.report.markdown import (fmt_count, fmt_metric, fmt_seconds,
                                          majority_shortfall)
 
-    header = ("network", "params", "FLOPs", "test ACC", "majority", "test AUC")
+    folders = result.folders or [result.out]
+    evaluations = result.evaluations or [result.evaluation]
+    several = len(evaluations) > 1   # drawn architectures: a row each
+    header = (("network",) if several else ()) + (
+        "dataset", "method", "params", "FLOPs", "test ACC", "majority", "test AUC", "search",
+        "train")
     rows = []
-    for folder, e in zip(result.folders or [result.out], result.evaluations or
-                         [result.evaluation]):
+    for folder, e in zip(folders, evaluations):
         name = "argmax" if folder == result.out else f"draw {folder.name[1:]}"
-        rows.append((name, f"{e['params']:,}", fmt_count(e["flops"]),
-                     fmt_metric(e["test"]["acc"]), fmt_metric(e["test"]["majority"]["acc"]),
-                     fmt_metric(e["test"]["auc"])))
+        train = read_run(folder).train_seconds if several else result.train_seconds
+        rows.append(((name,) if several else ()) + (
+            e["dataset"], e["method"] or "-", f"{e['params']:,}", fmt_count(e["flops"]),
+            fmt_metric(e["test"]["acc"]), fmt_metric(e["test"]["majority"]["acc"]),
+            fmt_metric(e["test"]["auc"]), fmt_seconds(result.search_seconds),
+            fmt_seconds(train)))
     widths = [max(len(cells[i]) for cells in (header, *rows)) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(cells, widths))
              for cells in (header, *rows)]
     lines.insert(1, "  ".join("-" * w for w in widths))
     e = result.evaluation
-    lines.append(f"{e['dataset']}, {e['method'] or '-'}: search "
-                 f"{fmt_seconds(result.search_seconds)}, training "
-                 f"{fmt_seconds(result.train_seconds)}")
     lines.append("majority: test ACC of always predicting the training split's most frequent "
                  "class")
     lines.append(settings_line(result.out, e.get("search")))
