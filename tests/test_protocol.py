@@ -96,7 +96,7 @@ def test_config_yaml_records_the_resolved_settings(tmp_path):
 def test_methods_command_shows_the_settings(capsys):
     assert main(["methods", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == set(SEARCHERS)
+    assert set(doc) == set(SEARCHERS) | {"paper_protocol"}
     assert doc["darts-2nd"]["a_lr"] == 3e-4 and "ICLR 2019" in doc["darts-2nd"]["source"]
     assert doc["zarts-mgs"]["options"]["mgs_tau"] == 0.01
     assert main(["methods", "zarts-rs"]) == 0
@@ -166,7 +166,8 @@ def test_paper_preset_protocol():
     search = make_search_config("paper", dataset="breastmnist")
     assert (search.epochs, search.size_search_start, search.temp_decay_every) == (50, 20, 5)
     train = make_config(TrainConfig, TRAIN_PRESETS, "paper")
-    assert (train.epochs, train.lr, train.momentum, train.weight_decay) == (300, 0.1, 0.9, 3e-4)
+    # No weight decay: the authors' SGD call passes 3e-4 in the position of dampening.
+    assert (train.epochs, train.lr, train.momentum, train.weight_decay) == (300, 0.1, 0.9, 0.0)
     assert (train.warmup_epochs, train.warmup_start, train.lr_min) == (10, 0.01, 0.0)
     assert (train.label_smoothing, train.mixup_alpha, train.cutmix_alpha) == (0.1, 0.1, 0.1)
     assert train.batch_size is None  # the authors' table, resolved per dataset

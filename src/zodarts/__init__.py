@@ -2,7 +2,7 @@
 
 The Python API is :mod:`zodarts.api` (``from zodarts import api; api.run(...)``): the command
 line's jobs as functions. The subpackages are the parts: ``data``, ``space``, ``search``,
-``train``, ``report``, ``sweep``.
+``train``, ``report``, ``sweep``, ``landscape``.
 """
 
 import importlib

@@ -29,6 +29,7 @@ from zodarts.config import (DEFAULT_PRESET, TRAIN_PRESETS, SearchConfig, TrainCo
 from zodarts.errors import ConfigError, ZodartsError
 from zodarts.pipeline import RunResult, run_pipeline
 from zodarts.search.loop import SearchResult, run_search
+from zodarts.tracking import check, resolve_uri
 from zodarts.train.retrain import TrainResult
 
 __all__ = ["search", "train", "evaluate", "report", "export", "run", "RunResult",
@@ -39,7 +40,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Command-line flags that are switches: `--resume` becomes `resume=True`, `--no-anneal`
 # `anneal=False`.
 _SWITCHES = {"resume", "until-decided", "size-search", "anneal", "deterministic", "force",
-             "quiet", "bn-batch-stats"}
+             "quiet", "bn-batch-stats", "test-every-epoch", "crop-flip", "flip",
+             "twin-fresh-optimizer", "keep-models", "train-bn-batch-stats",
+             "train-test-every-epoch"}
 # A flag outside `backticks` (those quote shell commands, which keep their flags), with the
 # upper-case placeholder that may follow it (`--dataset NAME`).
 _FLAG = re.compile(r"(?<![\w-])--(no-)?([a-z][a-z0-9-]*)(?:[ =]([A-Z][A-Z_]*)\b)?")
@@ -87,29 +90,47 @@ def _check_resume(out: str | Path, given: dict[str, Any], cls: type, path: Path,
                           "start a new run in another out")
 
 
+def _check_preset(out: str | Path, preset: str | None) -> None:
+    from zodarts.commands.run import saved_search_config
+
+    saved = saved_search_config(out)
+    if preset is not None and saved is not None and saved.preset != preset:
+        raise ConfigError(f"{out} was started with other settings, and resume=True continues "
+                          f"them as they are: preset={preset!r} (the folder holds "
+                          f"{saved.preset!r}). Leave it out, or start a new run in another out")
+
+
 def _default_out(config: SearchConfig) -> Path:
     from zodarts.commands.common import default_out
     return default_out(config)
 
 
+def _named(dataset: str | None, method: str | None, budget: str | None) -> dict[str, Any]:
+    """The named settings a caller gave (None: not given; the defaults fill them later)."""
+    return {k: v for k, v in (("dataset", dataset), ("method", method), ("budget", budget))
+            if v is not None}
+
+
 @speaks_keywords
-def search(dataset: str = "digits", method: str = "zo-darts++", budget: str = "none",
-           preset: str | None = DEFAULT_PRESET, out: str | Path | None = None,
+def search(dataset: str | None = None, method: str | None = None, budget: str | None = None,
+           preset: str | None = None, out: str | Path | None = None,
            resume: bool = False, progress: bool = False, **settings: Any) -> SearchResult:
-    """Search an architecture (``zodarts search``); ``settings`` are SearchConfig fields.
+    """Search an architecture (``zodarts search``); ``settings`` are SearchConfig fields. The
+    defaults: digits, zo-darts++, no budget, the quick preset.
 
     >>> found = api.search(dataset="breastmnist", budget="small", out="runs/breast")
     >>> found.genotype, found.history[-1]["val_acc"]
     """
     from zodarts.rundir import RunPaths
 
+    given = {**_named(dataset, method, budget), **settings}
     if resume:
         if out is None:
             raise ConfigError("resume=True needs out (the run folder to continue)")
-        _check_resume(out, settings, SearchConfig, RunPaths(out).config)
+        _check_resume(out, given, SearchConfig, RunPaths(out).config)
+        _check_preset(out, preset)
         return run_search(None, out, resume=True, progress=progress, log=None)
-    config = make_search_config(preset, dataset=dataset, method=method, budget=budget,
-                                **settings)
+    config = make_search_config(preset or DEFAULT_PRESET, **given)
     return run_search(config, out or _default_out(config), progress=progress, log=None)
 
 
@@ -123,17 +144,23 @@ def train(run_dir: str | Path, genotype: str | Path | None = None, dataset: str 
     >>> trained = api.train("runs/breast")          # the search's preset by default
     >>> trained.best["val"]["acc"]
     """
-    from zodarts.commands.train import search_preset
+    from zodarts.commands.train import derives_draws, search_preset
+    from zodarts.pipeline import train_derived
     from zodarts.rundir import RunPaths
     from zodarts.space import Genotype
     from zodarts.train.retrain import run_train
 
+    preset = preset or search_preset(run_dir) or DEFAULT_PRESET
+    config = make_config(TrainConfig, TRAIN_PRESETS, preset, dataset=dataset, **settings)
+    if genotype is None and derives_draws(run_dir):  # every drawn architecture
+        results = train_derived(run_dir, config, resume, progress, log=None)
+        if not results:
+            raise ConfigError(f"every architecture of {run_dir} is trained already")
+        return results[0]
     if resume:
         _check_resume(run_dir, {"dataset": dataset, **settings}, TrainConfig,
                       RunPaths(run_dir).train_config)
         return run_train(None, run_dir, resume=True, progress=progress, log=None)
-    preset = preset or search_preset(run_dir) or DEFAULT_PRESET
-    config = make_config(TrainConfig, TRAIN_PRESETS, preset, dataset=dataset, **settings)
     loaded = Genotype.load(genotype) if genotype is not None else None
     return run_train(config, run_dir, loaded, progress=progress, log=None)
 
@@ -190,8 +217,8 @@ def _split_run_settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[
 
 
 @speaks_keywords
-def run(dataset: str = "digits", method: str = "zo-darts++", budget: str = "none",
-        preset: str | None = DEFAULT_PRESET, out: str | Path | None = None,
+def run(dataset: str | None = None, method: str | None = None, budget: str | None = None,
+        preset: str | None = None, out: str | Path | None = None,
         resume: bool = False, progress: bool = False, track: str | None = None,
         **settings: Any) -> RunResult:
     """Search → train → evaluate → report in one folder (``zodarts run``).
@@ -206,19 +233,23 @@ def run(dataset: str = "digits", method: str = "zo-darts++", budget: str = "none
     """
     from zodarts.rundir import RunPaths
 
+    from zodarts.commands.run import saved_search_config
+
     searched, trained = _split_run_settings(settings)
+    searched = {**_named(dataset, method, budget), **searched}
+    search_config = make_search_config(preset or DEFAULT_PRESET, **searched)
     if resume:
         if out is None:
             raise ConfigError("resume=True needs out (the run folder to continue)")
         paths = RunPaths(out)
         _check_resume(out, searched, SearchConfig, paths.config)
+        _check_preset(out, preset)
         _check_resume(out, trained, TrainConfig, paths.train_config, prefix="train_")
-    search_config = make_search_config(preset, dataset=dataset, method=method, budget=budget,
-                                       **searched)
+        # A stage not yet started trains with the folder's preset and seed, not the defaults.
+        search_config = saved_search_config(out) or search_config
     shared = {name: getattr(search_config, name) for name in SHARED if name != "dataset"}
-    train_config = make_config(TrainConfig, TRAIN_PRESETS, preset, **{**shared, **trained})
-    from zodarts.tracking import check, resolve_uri
-
+    train_config = make_config(TrainConfig, TRAIN_PRESETS, search_config.preset,
+                               **{**shared, **trained})
     uri = resolve_uri(track)
     if uri is not None:
         check(uri)

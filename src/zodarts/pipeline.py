@@ -17,6 +17,7 @@ from typing import Callable
 
 from zodarts.config import SearchConfig, TrainConfig, load_config
 from zodarts.data import derive_seed
+from zodarts.errors import ConfigError
 from zodarts.rundir import RunPaths
 from zodarts.search.loop import SearchResult, run_search
 from zodarts.tracking import NO_TRACKER, Tracker, log_evaluation, log_settings, open_run
@@ -97,10 +98,19 @@ def train_derived(out: str | Path, train_config: TrainConfig | None, resume: boo
         if resume and training_finished(folder):
             continue
         again = resume and folder.train_last.is_file()
+        folder_tracker = tracked[folder.root]
+        if not again:
+            if train_config is None:
+                raise ConfigError(f"{folder.root} has no training to resume: give the "
+                                  "training settings")
+            folder_tracker.fresh("train")    # a new training: its epochs are new
         config = None if again else dataclasses.replace(
             train_config, seed=train_seed(run, folder, train_config.seed))
         results.append(run_train(config, folder.root, resume=again, progress=progress,
-                                 log=log, on_epoch=train_epoch_logger(tracked[folder.root])))
+                                 log=log, on_epoch=train_epoch_logger(folder_tracker)))
+        log_settings(folder_tracker, folder.root)
+        if folder_tracker is not tracker:
+            folder_tracker.finish()
     return results
 
 
@@ -128,8 +138,10 @@ def run_pipeline(search_config: SearchConfig, train_config: TrainConfig, out: st
 
     paths = RunPaths(out)
     config = search_config if not resume else None
+    method = (load_config(SearchConfig, paths.config).method
+              if resume and paths.config.is_file() else search_config.method)
     tracker = open_run(track, out, run_name or paths.root.name, parent_run,
-                       {"zodarts.method": (config or search_config).method})
+                       {"zodarts.method": method})
     try:
         searched = None
         if not (resume and paths.genotype.is_file()):  # genotype.json: the search's last write

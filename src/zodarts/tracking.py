@@ -20,6 +20,7 @@ mid-run is a warning, after which the run goes on untracked: its folder stays co
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import warnings
@@ -33,6 +34,7 @@ DEFAULT_URI = "sqlite:///runs/mlflow.db"
 ENVIRONMENT = "ZODARTS_TRACK"
 EXPERIMENT = "zodarts"
 TRACKING_FILE = "tracking.json"
+RETRY_DELAYS = (0.5, 2.0, 0.0)   # seconds after each failed attempt of a call
 MISSING = "tracking needs MLflow, which is not installed: pip install 'zodarts[track]'"
 
 
@@ -46,8 +48,8 @@ def resolve_uri(given: str | None) -> str | None:
     uri = uri or DEFAULT_URI
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
         uri = "sqlite:///" + str(Path(uri[len("sqlite:///"):]).expanduser().resolve())
-    elif "://" not in uri:  # a plain folder: MLflow's file store
-        uri = str(Path(uri).expanduser().resolve())
+    elif ":" not in uri and ("/" in uri or uri.startswith((".", "~"))):
+        uri = str(Path(uri).expanduser().resolve())   # a folder: MLflow's file store
     return uri
 
 
@@ -56,19 +58,23 @@ def _client(uri: str):
         from mlflow import MlflowClient
     except ImportError:
         raise ConfigError(MISSING) from None
+    # MLflow's and its database migrations' INFO lines would interleave with zodarts's own.
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     return MlflowClient(uri)
 
 
 def check(uri: str) -> None:
     """Reach the tracker now, in seconds, or fail with one line: before any work is done or
     any folder made."""
-    if uri.startswith(("http://", "https://")):
-        # MLflow retries an unreachable server for minutes by default.
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-    if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    # MLflow retries an unreachable server for minutes by default: here, once and briefly
+    # (only for this check: a run's own calls keep MLflow's retries).
+    quick = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+    saved = {k: os.environ.get(k) for k in quick}
+    os.environ.update(quick)
     try:
+        if uri.startswith("sqlite:///"):
+            Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         _client(uri).search_experiments(max_results=1)
     except ConfigError:
         raise
@@ -76,6 +82,12 @@ def check(uri: str) -> None:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise ConfigError(f"cannot reach the MLflow tracker at {uri} ({first[:200]}): start "
                           "it, fix --track, or leave --track out") from None
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _experiment(client, uri: str) -> str:
@@ -125,6 +137,14 @@ class Tracker:
 
     def finish(self, status: str = "FINISHED") -> None: ...
 
+    def fresh(self, stage: str) -> None:
+        """A stage starts again from scratch (a new training, not a resume): its epochs are
+        logged again from the first."""
+
+    def evaluated(self, text: str) -> bool:
+        """Whether this evaluation (eval.json's text) was logged already; notes it if not."""
+        return False
+
     def child(self, folder: Path, name: str) -> "Tracker":
         return self
 
@@ -163,21 +183,25 @@ class MlflowRun(Tracker):
                 folder.mkdir(parents=True, exist_ok=True)
                 atomic_write_text(path, json.dumps(state, indent=1) + "\n")
             return cls(uri, state["run_id"], folder, state)
-        except ConfigError:
-            raise
-        except Exception as err:
+        except Exception as err:   # MLflow missing on a worker, the tracker gone: go on
             _stopped(uri, err)
             return NO_TRACKER
 
     def _guard(self, call: Callable[[], None]) -> None:
-        """A tracker failing mid-run must not stop the run: say so once, go on untracked."""
+        """A tracker failing mid-run must not stop the run: a call is tried again twice (a
+        busy SQLite store, a network blip), then tracking stops with one warning and the run
+        goes on untracked."""
         if not self.enabled:
             return
-        try:
-            call()
-        except Exception as err:
-            self.enabled = False
-            _stopped(self.uri, err)
+        for delay in RETRY_DELAYS:
+            try:
+                call()
+                return
+            except Exception as err:
+                failure = err
+                time.sleep(delay)
+        self.enabled = False
+        _stopped(self.uri, failure)
 
     def _save_state(self) -> None:
         atomic_write_text(self.folder / TRACKING_FILE, json.dumps(self.state, indent=1) + "\n")
@@ -195,12 +219,32 @@ class MlflowRun(Tracker):
             logged[stage] = step
             self._save_state()
 
+    def fresh(self, stage: str) -> None:
+        logged = self.state.setdefault("logged", {})
+        if any(key.startswith(stage) for key in logged):
+            self.state["logged"] = {k: v for k, v in logged.items() if not k.startswith(stage)}
+            self._save_state()
+
+    def evaluated(self, text: str) -> bool:
+        import hashlib
+
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        if self.state.get("evaluation") == digest:
+            return True
+        self.state["evaluation"] = digest
+        self._save_state()
+        return False
+
     def params(self, values: dict[str, Any]) -> None:
+        """Settings as params. MLflow never changes a param's value: one that differs from what
+        the run holds (a folder retrained with other settings) is skipped, never the rest."""
         from mlflow.entities import Param
 
-        # A resumed run logs its params again: MLflow accepts the same value (a changed one
-        # cannot happen, since --resume refuses changed settings).
         params = [Param(k, str(v)[:6000]) for k, v in _flat("", values, {}).items()]
+        if not self.enabled:
+            return
+        held = self.client.get_run(self.run_id).data.params
+        params = [p for p in params if p.key not in held]
         for i in range(0, len(params), 100):   # MLflow's limit per batch
             self._guard(lambda batch=params[i:i + 100]: self.client.log_batch(
                 self.run_id, params=batch))
@@ -230,8 +274,13 @@ class MlflowRun(Tracker):
                 self._guard(lambda p=path: self.client.log_artifact(self.run_id, str(p), under))
 
     def finish(self, status: str = "FINISHED") -> None:
-        """FINISHED, FAILED or KILLED (an interrupt: resuming the folder reopens the run)."""
-        self._guard(lambda: self.client.set_terminated(self.run_id, status))
+        """FINISHED, FAILED or KILLED (an interrupt: resuming the folder reopens the run);
+        tried even after tracking stopped, so a run is not left RUNNING where it can help."""
+        try:
+            self.client.set_terminated(self.run_id, status)
+        except Exception as err:
+            if self.enabled:
+                _stopped(self.uri, err)
 
     def child(self, folder: Path, name: str) -> Tracker:
         return LazyRun(self.uri, Path(folder), name, self.run_id, None) if self.enabled \
@@ -287,6 +336,13 @@ class LazyRun(Tracker):
         if self._run is not None:
             self._run.finish(status)
 
+    def fresh(self, stage: str) -> None:
+        if self._run is not None or (self.folder / TRACKING_FILE).is_file():
+            self.run.fresh(stage)
+
+    def evaluated(self, text: str) -> bool:
+        return self.run.evaluated(text)
+
     def child(self, folder: Path, name: str) -> Tracker:
         return LazyRun(self.uri, Path(folder), name, self.run.run_id, None) \
             if self.run.enabled else NO_TRACKER
@@ -324,7 +380,10 @@ def log_settings(tracker: Tracker, folder: Path) -> None:
         values.update(method=search.get("method"), preset=search.get("preset"),
                       dataset=search.get("dataset"), seed=search.get("seed"),
                       budget=search.get("budget"))
-        values["dataset_md5"] = _md5_status(search.get("dataset"), search.get("data_root"))
+        # A tag, not a param: the file under a name can be replaced between a search and a
+        # retraining.
+        tracker.tags({"dataset_md5": _md5_status(search.get("dataset"),
+                                                 search.get("data_root"))})
     if paths.train_config.is_file():
         values["train"] = read_yaml(paths.train_config)
     tracker.params(values)
@@ -350,6 +409,8 @@ def log_evaluation(tracker: Tracker, folder: Path) -> None:
     from zodarts.rundir import RunPaths
 
     paths = RunPaths(folder)
+    if paths.eval.is_file() and tracker.evaluated(paths.eval.read_text()):
+        return   # a resumed run whose evaluation the tracker has already
     if paths.eval.is_file():
         evaluation = json.loads(paths.eval.read_text())
         values = {}
@@ -378,6 +439,7 @@ def log_exported(state: dict, path: Path, fmt: str, example) -> str | None:
     returns the model's MLflow URI (None where the tracker failed)."""
     import numpy as np
 
+    client = status = None
     try:
         import mlflow
         from mlflow.models import infer_signature
@@ -385,6 +447,7 @@ def log_exported(state: dict, path: Path, fmt: str, example) -> str | None:
         x = example.numpy().astype(np.float32)
         client = _client(state["uri"])
         status = client.get_run(state["run_id"]).info.status
+        status = status if status != "RUNNING" else "FINISHED"
         mlflow.set_tracking_uri(state["uri"])
         with warnings.catch_warnings(), mlflow.start_run(run_id=state["run_id"]):
             warnings.simplefilter("ignore", DeprecationWarning)   # torch.jit.load
@@ -405,15 +468,18 @@ def log_exported(state: dict, path: Path, fmt: str, example) -> str | None:
                 model = torch.jit.load(str(path), map_location="cpu")
                 with torch.no_grad():
                     y = model(example).numpy()
-                # A TorchScript module is saved as itself (MLflow 3's default, pt2, takes
-                # torch.export programs only); older MLflow has no such argument.
-                import inspect
-                fmt_arg = ({"serialization_format": "pickle"} if "serialization_format" in
-                           inspect.signature(mlflow.pytorch.log_model).parameters else {})
+                # A TorchScript module is saved as itself (the default, pt2, takes
+                # torch.export programs only).
                 info = mlflow.pytorch.log_model(model, name="model", input_example=x,
-                                                signature=infer_signature(x, y), **fmt_arg)
-        client.set_terminated(state["run_id"], status if status != "RUNNING" else "FINISHED")
+                                                signature=infer_signature(x, y),
+                                                serialization_format="pickle")
         return info.model_uri
     except Exception as err:
         _stopped(state.get("uri"), err)
         return None
+    finally:  # a failed export must not leave the trained run FAILED or RUNNING
+        if client is not None and status is not None:
+            try:
+                client.set_terminated(state["run_id"], status)
+            except Exception:
+                pass

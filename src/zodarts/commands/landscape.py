@@ -97,6 +97,10 @@ def settings_from_args(args: argparse.Namespace):
     if args.device:
         overrides["device"] = args.device
     train = make_train_config(args.preset, dataset, data_root, overrides)
+    if train.batch_size is None:  # the paper preset's per-dataset batch, as trials record it
+        from zodarts.config import PAPER_TRAIN_BATCH, paper_batch
+        train.batch_size = min(paper_batch(loaded.name, len(loaded.splits["train"]),
+                                           PAPER_TRAIN_BATCH), len(loaded.splits["train"]))
     from dataclasses import asdict
     return LandscapeSettings(dataset, data_root, args.preset, C, cells,
                              "custom" if custom else args.budget,

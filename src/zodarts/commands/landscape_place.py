@@ -36,15 +36,22 @@ def run(args) -> int:
     from zodarts.landscape.report import write_report
     from zodarts.landscape.table import read_table
 
+    from zodarts.errors import ConfigError
+
     options = ray_options(args)
     table = read_table(args.landscape)
+    if not table.complete():
+        raise ConfigError(f"{args.landscape} has no finished retraining yet: nothing to place "
+                          "in; let `zodarts landscape` run first")
+    if args.k < 1:
+        raise ConfigError(f"--k must be >= 1 (got {args.k})")
     searched = find_searched([Path(r) for r in args.runs], table.settings.dataset)
     jobs = place_jobs(table, searched, args.keep_models)
     outcomes, _, _ = run_arch_jobs(jobs, len(searched), options, table.root, "placing")
     for outcome in outcomes:
         if not outcome.ok:
             print(f"failed {outcome.cell}: {outcome.error}", file=sys.stderr)
-    path = write_placements(table)
+    path = write_placements(table, ks=sorted({1, 5, 10, 50, args.k}))
     if path is None:
         print("nothing placed: no retraining finished", file=sys.stderr)
         return 1

@@ -24,14 +24,24 @@ def run(args) -> int:
     from zodarts.landscape.supernet import rank_supernet
     from zodarts.landscape.table import read_table
 
+    from zodarts.errors import ConfigError
+
     table = read_table(args.landscape)
+    if len(table.complete()) < 3:
+        raise ConfigError(f"{args.landscape} has {len(table.complete())} architectures with a "
+                          "finished retraining; a ranking needs at least 3")
+
+    def signed(x) -> str:
+        return "–" if x is None else f"{x:+.3f}"
+
     for run_dir in args.runs:
         result = rank_supernet(table, run_dir, device=args.device)
         for against in ("test_acc", "val_acc"):
             c = result[f"against_{against}"]
             print(f"{result['label']} ({result['method']}) vs stand-alone {against}: Kendall τ "
-                  f"{c['kendall']:+.3f} [{c['kendall_low']:+.3f}, {c['kendall_high']:+.3f}], "
-                  f"Spearman ρ {c['spearman']:+.3f} [{c['spearman_low']:+.3f}, "
-                  f"{c['spearman_high']:+.3f}] over {c['n']} architectures")
+                  f"{signed(c['kendall'])} [{signed(c['kendall_low'])}, "
+                  f"{signed(c['kendall_high'])}], Spearman ρ {signed(c['spearman'])} "
+                  f"[{signed(c['spearman_low'])}, {signed(c['spearman_high'])}] over {c['n']} "
+                  "architectures")
     print(f"report: {write_report(table.root)}")
     return 0

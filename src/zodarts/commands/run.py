@@ -105,15 +105,26 @@ def summary_table(result) -> str:
     return "\n".join(lines)
 
 
+def saved_search_config(out):
+    """The search settings a run folder holds (None: no search was started there)."""
+    from zodarts.config import SearchConfig, load_config
+    from zodarts.rundir import RunPaths
+
+    path = RunPaths(out).config
+    return load_config(SearchConfig, path) if path.is_file() else None
+
+
 def run(args) -> int:
     from zodarts.pipeline import run_pipeline
 
     if args.resume and not args.out:
         raise ConfigError("--resume needs --out DIR (the run folder to continue)")
+    search_config = search_config_from_args(args)
     if args.resume:
         check_search_resume(args, args.out)
         check_train_resume(args, args.out, prefix="train-")
-    search_config = search_config_from_args(args)
+        # A stage not yet started trains with the folder's preset and seed, not the defaults.
+        search_config = saved_search_config(args.out) or search_config
     train_config = train_config_from_args(args, search_config.preset, seed=search_config.seed,
                                           precision=search_config.precision,
                                           device=search_config.device,

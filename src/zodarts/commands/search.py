@@ -41,6 +41,9 @@ def run(args) -> int:
         result = run_search(config, args.out, resume=args.resume,
                             progress=show_progress(args),
                             on_epoch=lambda r: tracker.epoch("search", r))
+    except KeyboardInterrupt:
+        tracker.finish(status="KILLED")
+        raise
     except BaseException:
         tracker.finish(status="FAILED")
         raise

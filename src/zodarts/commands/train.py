@@ -130,7 +130,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from zodarts.commands.common import show_progress, tracking_uri
-    from zodarts.pipeline import train_epoch_logger
+    from zodarts.pipeline import derived, train_epoch_logger
     from zodarts.space import Genotype
     from zodarts.tracking import log_settings, open_run
     from zodarts.train.retrain import run_train
@@ -147,15 +147,24 @@ def run(args) -> int:
     try:
         if genotype is None and derives_draws(out):
             from zodarts.pipeline import train_derived
+            if args.resume:
+                for folder in derived(out):
+                    if folder.train_config.is_file():
+                        check_train_resume(args, folder.root)
             results = train_derived(out, train_config_from_args(args, preset), args.resume,
                                     show_progress(args), tracker=tracker)
         else:
             if args.resume:
                 check_train_resume(args, out)
+            else:
+                tracker.fresh("train")
             config = None if args.resume else train_config_from_args(args, preset)
             results = [run_train(config, out, genotype, resume=args.resume,
                                  progress=show_progress(args),
                                  on_epoch=train_epoch_logger(tracker))]
+    except KeyboardInterrupt:
+        tracker.finish(status="KILLED")
+        raise
     except BaseException:
         tracker.finish(status="FAILED")
         raise

@@ -31,6 +31,7 @@ from zodarts.sweep.worker import TrialOutcome
 from zodarts.utils.io import append_jsonl, ensure_writable, read_jsonl
 
 MAX_TRIES = 100_000   # rejection-sampling draws per architecture inside a band
+MAX_REPEATS = 50      # draws per architecture asked for, duplicates included, before giving up
 INVOCATIONS = "invocations.jsonl"   # one line per run of `zodarts landscape` that trained
 
 
@@ -66,16 +67,23 @@ def sample_architectures(settings: LandscapeSettings, channels: int, classes: in
     band = tuple(settings.band) if settings.band else None
     found: list[Genotype] = []
     seen: set[str] = set()
-    while len(found) < settings.archs:
+    for _ in range(settings.archs * MAX_REPEATS):
+        if len(found) == settings.archs:
+            return found
         genotype = sample_connected(rng, channels, classes, settings.C,
                                     settings.cells_per_stage, image_size, band, MAX_TRIES)
         if genotype is None:
-            raise ConfigError(f"no genotype of this space in the band [{band[0]:,.0f}, "
-                              f"{band[1]:,.0f}] in {MAX_TRIES:,} draws: widen it")
+            where = "" if band is None else f" in the band [{band[0]:,.0f}, {band[1]:,.0f}]"
+            raise ConfigError(f"no connected genotype of this space{where} in {MAX_TRIES:,} "
+                              "draws: widen the band")
         key = genotype.pruned().to_json(indent=None)  # the network it builds
         if key not in seen:
             seen.add(key)
             found.append(genotype)
+    if len(found) < settings.archs:
+        raise ConfigError(f"the space holds only about {len(found)} distinct networks here "
+                          f"(found in {settings.archs * MAX_REPEATS:,} draws), fewer than --archs "
+                          f"{settings.archs}: ask for fewer, or widen the band")
     return found
 
 
@@ -169,7 +177,9 @@ def overhead(outcomes: list[TrialOutcome], jobs: list[ArchJob], wall: float, slo
     too), each as a share of the training seconds (the retrainings' epochs, validation
     included). Only this invocation's jobs count."""
     train = job_seconds = 0.0
-    for job, outcome in zip(jobs, outcomes):
+    by_label = {job.label: job for job in jobs}
+    for outcome in outcomes:   # in the order the jobs finished
+        job = by_label[outcome.cell]
         if not outcome.ok:
             continue
         job_seconds += outcome.seconds
@@ -226,6 +236,9 @@ def run_landscape(settings: LandscapeSettings, out: str | Path,
         outcomes, wall, slots = run_arch_jobs(jobs, settings.archs, options, root, "landscape")
     except KeyboardInterrupt:
         tracker.finish(status="KILLED")
+        raise
+    except BaseException:
+        tracker.finish(status="FAILED")
         raise
     cost = overhead(outcomes, jobs, wall, slots)
     if jobs:

@@ -53,9 +53,11 @@ def _label(run: Path, source: Path) -> str:
 
 
 def find_searched(sources: list[Path], dataset: str) -> list[Searched]:
-    """The searched genotypes of run folders and of sweep folders' trials on ``dataset``."""
+    """The searched genotypes of run folders and of sweep folders' trials on ``dataset``: the
+    architectures each search derived (its argmax, and each of its draws, as last drawn)."""
     from zodarts.config import SearchConfig, load_config
     from zodarts.rundir import RunPaths
+    from zodarts.search.derive import derived_folders
 
     found = []
     for source in sources:
@@ -72,8 +74,13 @@ def find_searched(sources: list[Path], dataset: str) -> list[Searched]:
             if config is not None and _dataset_name(config.dataset) != _dataset_name(dataset):
                 continue
             label = _label(run, source)
-            found.append(Searched(label, run, config.method if config else None,
-                                  Genotype.load(paths.genotype)))
+            folders = derived_folders(run, config) if config else [paths]
+            for folder in folders:
+                if not folder.genotype.is_file():
+                    continue  # a draw the search has not written yet
+                name = label if folder.root == paths.root else f"{label}/{folder.root.name}"
+                found.append(Searched(name, run, config.method if config else None,
+                                      Genotype.load(folder.genotype)))
     if not found:
         raise ConfigError(f"none of {', '.join(map(str, sources))} holds a search on "
                           f"{_dataset_name(dataset)}, the landscape's dataset")
@@ -125,8 +132,9 @@ def placement(table: Table, rows: ArchRows, metric: str = "test_acc", ks=KS,
               n_boot: int = BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
     """The placed genotype's mean ``metric``, its percentile among the landscape's architecture
     means, and its difference to random search's expected best-of-K (picked on the matching
-    validation metric), each with a 95% bootstrap interval."""
-    from zodarts.landscape.stats import best_of_k, percentile_of
+    validation metric), each with a 95% bootstrap interval: architectures and their seeds
+    resampled (two levels), and the placed genotype's seeds."""
+    from zodarts.landscape.stats import best_of_k_curve, percentile_of
 
     val_metric = metric.replace("test_", "val_")
     test = table.groups(metric)
@@ -135,7 +143,7 @@ def placement(table: Table, rows: ArchRows, metric: str = "test_acc", ks=KS,
     ks = [k for k in ks if k <= len(test)]
     point = {"mean": float(mine.mean()), "seeds": len(mine),
              "percentile": percentile_of(mine.mean(), [g.mean() for g in test]),
-             "best_of_k": {k: best_of_k(val, test, k) for k in ks}}
+             "best_of_k": best_of_k_curve(val, test, ks)}
     point["minus_best_of_k"] = {k: point["mean"] - v for k, v in point["best_of_k"].items()}
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {"mean": [], "percentile": [],
@@ -148,8 +156,8 @@ def placement(table: Table, rows: ArchRows, metric: str = "test_acc", ks=KS,
         m = float(rng.choice(mine, len(mine)).mean())
         draws["mean"].append(m)
         draws["percentile"].append(percentile_of(m, [g.mean() for g in boot_test]))
-        for k in ks:
-            draws[f"minus_{k}"].append(m - best_of_k(boot_val, boot_test, k))
+        for k, expected in best_of_k_curve(boot_val, boot_test, ks).items():
+            draws[f"minus_{k}"].append(m - expected)
 
     def interval(values: list[float]) -> list[float]:
         return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
@@ -160,7 +168,7 @@ def placement(table: Table, rows: ArchRows, metric: str = "test_acc", ks=KS,
     return point
 
 
-def write_placements(table: Table) -> Path | None:
+def write_placements(table: Table, ks=KS) -> Path | None:
     """placement.json: every placed genotype's numbers (test ACC and test AUC)."""
     placed = read_placed(table)
     if not placed:
@@ -168,8 +176,8 @@ def write_placements(table: Table) -> Path | None:
     result = [{"label": source["label"], "method": source.get("method"),
                "run": source.get("run"), "seeds": len(rows.records),
                "deeper_than_the_space": source.get("deeper_than_the_space", False),
-               "test_acc": placement(table, rows, "test_acc"),
-               "test_auc": placement(table, rows, "test_auc")} for source, rows in placed]
+               "test_acc": placement(table, rows, "test_acc", ks),
+               "test_auc": placement(table, rows, "test_auc", ks)} for source, rows in placed]
     path = table.root / PLACED / PLACEMENT
     atomic_write_text(path, json.dumps(result, indent=1) + "\n")
     return path

@@ -62,6 +62,15 @@ def _run(job: ArchJob) -> None:
     config = TrainConfig(**job.train).validate()
     dataset = _dataset(config.dataset, config.data_root)
     tracker = open_run(job.track, job.folder, job.label, job.parent_run)
+    try:
+        _train_arch(job, genotype, config, dataset, tracker)
+    except BaseException:
+        tracker.finish(status="FAILED")
+        raise
+    tracker.finish()
+
+
+def _train_arch(job: ArchJob, genotype, config, dataset, tracker) -> None:
     info = read_json(job.folder / ARCH_INFO)
     if info is None:
         info = arch_info(genotype, dataset, config.device)
@@ -81,7 +90,6 @@ def _run(job: ArchJob) -> None:
         print(f"{job.label} seed {seed}: val acc {record['val_acc']:.4f}, test acc "
               f"{record['test_acc']:.4f} ({record['train_seconds']:.1f} s training, "
               f"{record['seconds']:.1f} s in all)", flush=True)
-    tracker.finish()
 
 
 def arch_info(genotype, dataset, device: str) -> dict[str, Any]:
@@ -104,6 +112,7 @@ def train_pair(genotype, config, dataset, folder: Path, keep_models: bool) -> di
     """Retrain ``genotype`` with ``config`` (its seed) into ``folder`` (resuming a killed one),
     measure the best-validation checkpoint on val and test, write record.json."""
     from zodarts.data import BatchIterator
+    from zodarts.report.records import RunRecords
     from zodarts.rundir import RunPaths
     from zodarts.train.checkpoint import load_trained
     from zodarts.train.evaluate import EVAL_BATCH_SIZE, evaluate_model
@@ -121,13 +130,15 @@ def train_pair(genotype, config, dataset, folder: Path, keep_models: bool) -> di
     trained = load_trained(folder, "best", device)
     record: dict[str, Any] = {"seed": config.seed, "best_epoch": trained.epoch}
     for split in ("val", "test"):
-        batches = BatchIterator(dataset.splits[split], EVAL_BATCH_SIZE, device,
-                                trained.normalizer, shuffle=False)
+        # A network on batch statistics is measured as it was trained and validated.
+        batches = BatchIterator(dataset.splits[split], trained.eval_batch or EVAL_BATCH_SIZE,
+                                device, trained.normalizer, shuffle=False)
         metrics = evaluate_model(trained.model, batches.epoch(0), dataset.task)
         record.update({f"{split}_{k}": metrics[k] for k in ("acc", "auc", "loss")})
     log = read_jsonl(paths.train_log)
     record["epochs"] = len(log)
-    record["train_seconds"] = sum(r["seconds"] for r in log)
+    record["restarts"] = len(read_jsonl(paths.restarts))
+    record["train_seconds"] = RunRecords(paths, train_log=log).train_seconds
     record["seconds"] = time.perf_counter() - tic
     atomic_write_text(folder / RECORD, json.dumps(record) + "\n")
     if not keep_models:

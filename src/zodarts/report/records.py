@@ -36,7 +36,10 @@ class RunRecords:
 
     @property
     def train_seconds(self) -> float:
-        return sum(r.get("seconds", 0.0) for r in self.train_log)
+        """The retraining's seconds, attempts ended by a restart included (their epochs are no
+        longer in the log: train/restarts.jsonl keeps their seconds)."""
+        earlier = sum(r.get("seconds", 0.0) for r in read_jsonl(self.paths.restarts))
+        return earlier + sum(r.get("seconds", 0.0) for r in self.train_log)
 
     @property
     def trained_genotype(self) -> Genotype | None:

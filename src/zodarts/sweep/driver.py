@@ -132,6 +132,9 @@ def run_sweep(grid: Grid, out: str | Path, options: SweepOptions = SweepOptions(
                 _say("the unfinished trials keep their checkpoints: run the same command "
                      "again to resume them")
                 raise
+            except BaseException:
+                tracker.finish(status="FAILED")
+                raise
             progress.close()
     report = write_report(root)
     if plan.to_run:

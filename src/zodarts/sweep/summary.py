@@ -122,6 +122,9 @@ class CellSummary:
     derive: str = "argmax"           # argmax | sampled
     values: dict[str, list[float]] = field(default_factory=dict, repr=False)
     seeds: int = 0                   # trials with a finished network
+    # Per trial, the mean over its networks: the draws of one search are not independent of
+    # each other, so intervals resample trials, not networks.
+    by_trial: dict[str, list[float]] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -196,7 +199,8 @@ def _network(paths: RunPaths, base: TrialResult, network: str) -> TrialResult:
 
 def read_trial(run_dir: Path) -> list[TrialResult]:
     """The trial's networks (argmax and draws), or one row saying why there are none yet."""
-    from zodarts.pipeline import derived
+    from zodarts.config import SearchConfig, load_config
+    from zodarts.search.derive import derived_folders
 
     record = TrialRecord.load(run_dir)
     cell = Cell(**record.cell)
@@ -213,8 +217,10 @@ def read_trial(run_dir: Path) -> list[TrialResult]:
         return [base]
     base.search_seconds = RunRecords(paths, search_log=read_jsonl(paths.search_log)
                                      ).search_seconds
+    config = load_config(SearchConfig, paths.config)
     return [_network(folder, base, "argmax" if folder.root == paths.root
-                     else f"draw {folder.root.name[1:]}") for folder in derived(run_dir)]
+                     else f"draw {folder.root.name[1:]}")
+            for folder in derived_folders(run_dir, config)]
 
 
 def _order(values: Iterable[str], preferred: Iterable[str]) -> dict[str, int]:
@@ -233,7 +239,8 @@ def read_trials(root: Path, grid: dict | None) -> list[TrialResult]:
     budgets = _order((t.cell.budget for t in trials), BUDGET_ORDER)
     trials.sort(key=lambda t: (datasets[t.cell.dataset], methods[t.cell.method],
                                budgets[t.cell.budget], DERIVATIONS.index(t.derive),
-                               t.cell.seed, t.network))
+                               t.cell.seed, -1 if t.network == "argmax"
+                               else int(t.network.split()[-1])))
     return trials
 
 
@@ -242,7 +249,7 @@ def read_trials(root: Path, grid: dict | None) -> list[TrialResult]:
 def summarise_cells(trials: list[TrialResult]) -> list[CellSummary]:
     groups: dict[tuple[str, str, str, str], list[TrialResult]] = {}
     for t in trials:
-        # An unfinished trial has no networks yet: it counts in each derivation of its cell.
+        # An unfinished trial has no networks yet: it counts with those it will train.
         groups.setdefault((t.cell.dataset, t.cell.method, t.cell.budget, t.derive), []).append(t)
     cells = []
     for (dataset, method, budget, derive), members in groups.items():
@@ -252,11 +259,17 @@ def summarise_cells(trials: list[TrialResult]) -> list[CellSummary]:
         # One search per trial, however many networks it trained.
         searches = {t.cell.path: t.search_seconds for t in done}
         values["search_seconds"] = [v for v in searches.values() if v is not None]
+        by_trial = {}
+        for m in METRICS:
+            per_trial = [[v for t in done if t.cell.path == path
+                          and (v := getattr(t, m)) is not None and math.isfinite(v)]
+                         for path in searches]
+            by_trial[m] = [statistics.fmean(v) for v in per_trial if v]
         stats = {m: Stat.of(values[m]) for m in METRICS}
         hardware = tuple(sorted({t.hardware for t in done if t.hardware}))
         cells.append(CellSummary(dataset, method, budget,
                                  len({t.cell.path for t in members}), len(done), stats,
-                                 hardware, derive, values, len(searches)))
+                                 hardware, derive, values, len(searches), by_trial))
     return cells
 
 
@@ -322,7 +335,7 @@ def _headline(dataset: str, budget: str, derive: str, selection: str, metric: st
     if family:
         best = max(family, key=lambda c: statistics.fmean(c.values[metric]))
         row.acc_gap = statistics.fmean(zo.values[metric]) - statistics.fmean(best.values[metric])
-        row.acc_gap_interval = _welch(zo.values[metric], best.values[metric])
+        row.acc_gap_interval = _welch(zo.by_trial[metric], best.by_trial[metric])
         row.acc_basis = f"{best.method}{'' if best.derive == derive else ' (argmax)'}, {basis}"
         used.append(best)
     cost, basis = _peer(by_key, [COST_BASELINE], budget, derive)
@@ -337,7 +350,7 @@ def _headline(dataset: str, budget: str, derive: str, selection: str, metric: st
     if budget != UNCONSTRAINED and free and free.values["params"]:
         row.params_reduction = 1 - (statistics.fmean(zo.values["params"])
                                     / statistics.fmean(free.values["params"]))
-        row.params_interval = _ratio_interval(zo.values["params"], free.values["params"])
+        row.params_interval = _ratio_interval(zo.by_trial["params"], free.by_trial["params"])
         used.append(free)
     row.mixed_hardware = len({h for c in used for h in c.hardware}) > 1
     return row

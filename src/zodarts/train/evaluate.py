@@ -186,8 +186,13 @@ def derivation(paths: RunPaths) -> dict:
     seed, epoch and tries), or given by file."""
     if paths.draw_info.is_file():
         info = json.loads(paths.draw_info.read_text())
-        return {"kind": "draw", "index": info["index"], "seed": info["seed"],
-                "epoch": info["epoch"], "tries": info["tries"], "band": info["band"]}
+        out = {"kind": "draw", "index": info["index"], "seed": info["seed"],
+               "epoch": info["epoch"], "tries": info["tries"], "band": info["band"]}
+        redraws = [r for r in read_jsonl(paths.restarts) if "genotype" in r]
+        if redraws:  # restarted with a new draw: that is the architecture trained
+            out.update(redrawn=len(redraws), seed=[*info["seed"], redraws[-1]["attempt"]],
+                       tries=redraws[-1]["tries"])
+        return out
     return {"kind": "argmax" if paths.config.is_file() else "file"}
 
 

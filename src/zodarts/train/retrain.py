@@ -252,24 +252,28 @@ class Trainer:
         return None
 
     def _restart(self, epoch: int, reason: str) -> None:
-        """Start a new attempt: its own seed and, for a drawn architecture, a new draw; the
-        restart is logged (train/restarts.jsonl, eval.json) and the attempt checkpointed."""
+        """Start a new attempt: its own seed and, for a drawn architecture, a new draw. The new
+        attempt is checkpointed (last.pt: attempt, genotype, epoch 0) before anything else of
+        the folder changes, so a kill at any point resumes one attempt or the other, whole;
+        then the restart is logged (train/restarts.jsonl, eval.json)."""
         from zodarts.search.derive import redraw
 
+        seconds = sum(r["seconds"] for r in read_jsonl(self.paths.train_log))
         self.attempt += 1
         event: dict = {"attempt": self.attempt, "after_epoch": epoch, "reason": reason,
-                       "seed": self.seed}
+                       "seed": self.seed, "seconds": seconds}
         if self.paths.draw_info.is_file():
             self.searched, tries = redraw(self.paths, self.attempt)
-            self.searched.save(self.paths.genotype)
             event.update(genotype=self.searched.to_dict(), tries=tries)
+        self.build()
+        self._save_last(0, {}, {})
+        if "genotype" in event:
+            self.searched.save(self.paths.genotype)
+        write_jsonl(self.paths.train_log, [])
+        self.paths.train_best.unlink(missing_ok=True)
         append_jsonl(self.paths.restarts, event)
         self.log(f"restart {self.attempt}: {reason}; starting again"
                  + (" with a new draw" if "genotype" in event else "") + f" (seed {self.seed})")
-        self.build()
-        write_jsonl(self.paths.train_log, [])
-        self.paths.train_best.unlink(missing_ok=True)
-        self._save_last(0, {}, {})
 
     # ---- the run ----------------------------------------------------------------------------
     def _evaluate(self) -> dict[str, dict]:
@@ -280,7 +284,10 @@ class Trainer:
     def run(self, resume: bool = False) -> TrainResult:
         paths = self.paths
         if resume:
-            self.attempt = read_checkpoint(paths.train_last).get("attempt", 0)
+            # The checkpoint says which attempt, and which architecture, it is.
+            state = read_checkpoint(paths.train_last)
+            self.attempt = state.get("attempt", 0)
+            self.searched = Genotype.from_dict(state["genotype"])
         self.build()
         c = self.config
         if resume:
