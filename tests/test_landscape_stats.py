@@ -330,3 +330,21 @@ def test_bootstrap_interval():
     assert bootstrap_interval(lambda idx: data[idx].mean(), data.size, 500, 3) == (low, high)
     with pytest.raises(ValueError):
         bootstrap_interval(lambda idx: 0.0, 10, confidence=1.5)
+
+
+def test_held_out_best_is_free_of_the_winners_curse():
+    """Where architectures do not matter (every value noise around 0.8), the best mean is
+    biased upwards, while the best judged on held-out seeds stays at the truth; where one
+    architecture is clearly better, the held-out best finds it."""
+    from zodarts.landscape.stats import held_out_best, order_statistics
+
+    rng = np.random.default_rng(3)
+    flat = [0.8 + 0.02 * rng.standard_normal(3) for _ in range(200)]
+    assert order_statistics(flat, n_boot=50)["best"].value > 0.82
+    held = held_out_best(flat, n_boot=200)
+    assert abs(held.value - 0.8) < 0.01 and held.low < 0.8 < held.high
+    peaked = [0.8 + 0.02 * rng.standard_normal(3) for _ in range(50)]
+    peaked[7] = 0.95 + 0.005 * rng.standard_normal(3)
+    assert held_out_best(peaked, n_boot=50).value == pytest.approx(peaked[7].mean(), abs=0.01)
+    with pytest.raises(ValueError):
+        held_out_best([np.array([0.8])])

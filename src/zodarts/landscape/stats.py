@@ -41,6 +41,7 @@ __all__ = [
     "best_of_k",
     "best_of_k_curve",
     "bootstrap_interval",
+    "held_out_best",
     "order_statistics",
     "percentile_of",
     "rank_correlation",
@@ -595,3 +596,34 @@ def percentile_of(value: float, population: ArrayLike) -> float:
     below = np.count_nonzero(pop < value)
     equal = np.count_nonzero(pop == value)
     return float(100.0 * (below + 0.5 * equal) / pop.size)
+
+
+def held_out_best(groups: Sequence[ArrayLike], top: float = 0.0, n_boot: int = 1000,
+                  seed: int = 0, confidence: float = 0.95) -> Interval:
+    """The best architecture judged on held-out seeds, free of the winner's curse: for each
+    seed s, the architecture(s) with the highest mean over the *other* seeds (the top ``top``
+    share of them, at least one, with ``top`` > 0) are scored by their seed-s value alone; the
+    average over s. This is what picking the best-looking architecture and training it once
+    more is expected to give (cross-validation over seeds; cf. the selection bias discussed by
+    Yang et al., "NAS evaluation is frustratingly hard", ICLR 2020). Needs the architectures
+    with at least two seeds; uses the first ``n`` seeds of each, n the smallest count among
+    them. Interval: bootstrap over architectures."""
+    confidence = _check_confidence(confidence)
+    data = [g for g in _clean_groups(groups) if len(g) >= 2]
+    if len(data) < 2:
+        raise ValueError("held_out_best needs two architectures with two or more seeds")
+    n = min(len(g) for g in data)
+    matrix = np.array([g[:n] for g in data])
+    keep = max(1, int(np.floor(top * len(data))))
+
+    def statistic(rows: np.ndarray) -> float:
+        m = matrix[rows]
+        scores = []
+        for s in range(n):
+            others = np.delete(m, s, axis=1).mean(axis=1)
+            chosen = np.argsort(-others, kind="stable")[:keep]
+            scores.append(m[chosen, s].mean())
+        return float(np.mean(scores))
+
+    low, high = bootstrap_interval(statistic, len(data), n_boot, seed, confidence)
+    return Interval(statistic(np.arange(len(data))), low, high)
