@@ -143,7 +143,8 @@ def test_a_tracker_failing_mid_run_leaves_the_run_and_its_folder_whole(tmp_path,
 
 def test_without_track_mlflow_is_not_imported(tmp_path):
     code = ("import sys; from zodarts.cli import main; "
-            f"main(['run', '--preset', 'tiny', '--out', r'{tmp_path / 'run'}', '--quiet']); "
+            f"main(['run', '--preset', 'tiny', '--epochs', '1', '--train-epochs', '1', '--out', "
+            f"r'{tmp_path / 'run'}', '--quiet']); "
             "print('mlflow' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=600, env={k: v for k, v in __import__("os").environ.items()

@@ -29,6 +29,7 @@ from zodarts.sweep.driver import SweepOptions
 from zodarts.sweep.trials import TrialRecord
 from zodarts.sweep.worker import TrialOutcome
 from zodarts.utils.io import append_jsonl, ensure_writable, read_jsonl
+from zodarts.utils.lock import folder_lock
 
 MAX_TRIES = 100_000   # rejection-sampling draws per architecture inside a band
 MAX_REPEATS = 50      # draws per architecture asked for, duplicates included, before giving up
@@ -222,32 +223,33 @@ def run_landscape(settings: LandscapeSettings, out: str | Path,
                               "edited; choose another --out")
         genotypes = held if len(held) >= len(genotypes) else genotypes
     ensure_writable(root)
-    settings.save(root)
-    save_genotypes(root, genotypes)
-    tracker = open_run(track, root, root.name, tags={"zodarts.kind": "landscape"})
-    if track:
-        fixed = {k: v for k, v in dataclasses.asdict(settings).items()
-                 if k in LandscapeSettings.FIXED}
-        tracker.params(fixed)
-        tracker.tags({"archs": settings.archs, "seeds": settings.seeds})
-    jobs = arch_jobs(root, genotypes, settings, settings.archs, settings.seeds, keep_models,
-                     track, tracker.run_id)
-    try:
-        outcomes, wall, slots = run_arch_jobs(jobs, settings.archs, options, root, "landscape")
-    except KeyboardInterrupt:
-        tracker.finish(status="KILLED")
-        raise
-    except BaseException:
-        tracker.finish(status="FAILED")
-        raise
-    cost = overhead(outcomes, jobs, wall, slots)
-    if jobs:
-        append_jsonl(root / INVOCATIONS, {"time": time.time(), "jobs": len(jobs),
-                                          "failed": sum(not o.ok for o in outcomes),
-                                          "overhead": cost})
-    write_table(read_table(root), {"invocations": read_jsonl(root / INVOCATIONS)})
-    report = write_report(root)
-    if track:
-        tracker.artifacts([report.parent, root / "landscape.csv", root / "landscape.json"])
-        tracker.finish()
-    return LandscapeResult(root, outcomes, report, cost)
+    with folder_lock(root, "zodarts landscape"):
+        settings.save(root)
+        save_genotypes(root, genotypes)
+        tracker = open_run(track, root, root.name, tags={"zodarts.kind": "landscape"})
+        if track:
+            fixed = {k: v for k, v in dataclasses.asdict(settings).items()
+                     if k in LandscapeSettings.FIXED}
+            tracker.params(fixed)
+            tracker.tags({"archs": settings.archs, "seeds": settings.seeds})
+        jobs = arch_jobs(root, genotypes, settings, settings.archs, settings.seeds, keep_models,
+                         track, tracker.run_id)
+        try:
+            outcomes, wall, slots = run_arch_jobs(jobs, settings.archs, options, root, "landscape")
+        except KeyboardInterrupt:
+            tracker.finish(status="KILLED")
+            raise
+        except BaseException:
+            tracker.finish(status="FAILED")
+            raise
+        cost = overhead(outcomes, jobs, wall, slots)
+        if jobs:
+            append_jsonl(root / INVOCATIONS, {"time": time.time(), "jobs": len(jobs),
+                                              "failed": sum(not o.ok for o in outcomes),
+                                              "overhead": cost})
+        write_table(read_table(root), {"invocations": read_jsonl(root / INVOCATIONS)})
+        report = write_report(root)
+        if track:
+            tracker.artifacts([report.parent, root / "landscape.csv", root / "landscape.json"])
+            tracker.finish()
+        return LandscapeResult(root, outcomes, report, cost)

@@ -32,6 +32,7 @@ from zodarts.space import (BUDGET_MISS_HINT, OP_NAMES, Genotype, SuperNet, budge
 from zodarts.space.decision import is_decided, margins
 from zodarts.train.metrics import batch_accuracy, make_criterion
 from zodarts.utils.meter import READ_EVERY, StepStats
+from zodarts.utils.lock import folder_lock
 from zodarts.utils.io import append_jsonl, atomic_torch_save, atomic_write_text, \
     ensure_writable, read_jsonl, write_jsonl
 from zodarts.utils.runtime import environment, resolve_device, rng_state, seed_everything, \
@@ -387,4 +388,5 @@ def run_search(config: SearchConfig | None, out: str | Path, resume: bool = Fals
     # A bad config fails before the folder exists.
     loop = SearchLoop(config, out, progress, log, on_epoch)
     ensure_writable(paths.root)
-    return loop.run(resume)
+    with folder_lock(paths.root, "zodarts search"):
+        return loop.run(resume)

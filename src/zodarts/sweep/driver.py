@@ -17,6 +17,7 @@ from zodarts.sweep.progress import Progress
 from zodarts.sweep.trials import SweepPlan, TrialRecord, config_difference, plan_sweep
 from zodarts.sweep.worker import TrialOutcome, execute_trial
 from zodarts.utils.io import ensure_writable
+from zodarts.utils.lock import folder_lock
 
 GRID_FILE = "grid.yaml"
 
@@ -84,10 +85,9 @@ def check_folder_options(root: Path, grid: Grid, new: list[TrialSpec]) -> None:
 def run_sweep(grid: Grid, out: str | Path, options: SweepOptions = SweepOptions(),
               track: str | None = None) -> SweepResult:
     """Run the grid's unfinished trials into ``out``; with ``track`` (an MLflow URI, already
-    reached) the sweep is a parent run with one nested run per trial."""
+    reached) the sweep is a parent run with one nested run per trial. Another process
+    writing the same folder is refused (ConfigError) before any work."""
     from zodarts.sweep import runner
-    from zodarts.sweep.report import write_report
-    from zodarts.tracking import open_run
 
     root = Path(out).expanduser().resolve()
     specs = build_trials(grid, root)
@@ -96,6 +96,17 @@ def run_sweep(grid: Grid, out: str | Path, options: SweepOptions = SweepOptions(
     if options.address:
         runner.check_reachable(options.address)  # in seconds, before anything is written
     ensure_writable(root)
+    with folder_lock(root, "zodarts sweep"):
+        return _run_locked(grid, root, specs, options, track)
+
+
+def _run_locked(grid: Grid, root: Path, specs: list, options: SweepOptions,
+                track: str | None) -> SweepResult:
+    from zodarts.sweep import runner
+    from zodarts.sweep.report import write_report
+    from zodarts.tracking import open_run
+
+    plan = plan_sweep(root, specs)   # again: the folder may have changed before the lock
     change = grid_change(root, grid, plan)
     if change:
         _say(change)

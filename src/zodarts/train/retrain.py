@@ -33,6 +33,7 @@ from zodarts.train.metrics import batch_accuracy, make_criterion
 from zodarts.search.base import precision_context
 from zodarts.search.protocol import fit_batch
 from zodarts.utils.meter import READ_EVERY, StepStats
+from zodarts.utils.lock import folder_lock
 from zodarts.utils.io import (append_jsonl, atomic_torch_save, atomic_write_text,
                               ensure_writable, read_jsonl, write_jsonl)
 from zodarts.utils.runtime import (environment, resolve_device, rng_state, seed_everything,
@@ -401,7 +402,8 @@ def run_train(config: TrainConfig | None, out: str | Path, genotype: Genotype | 
         genotype = _resolve_genotype(genotype, paths)
         config = _resolve_dataset(config or TrainConfig(), paths)
     ensure_writable(paths.root)
-    return Trainer(config, out, genotype, progress, log, dataset, on_epoch).run(resume)
+    with folder_lock(paths.root, "zodarts train"):
+        return Trainer(config, out, genotype, progress, log, dataset, on_epoch).run(resume)
 
 
 def training_finished(paths: RunPaths) -> bool:
