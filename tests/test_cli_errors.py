@@ -238,3 +238,16 @@ def test_progress_bars_stay_out_of_a_redirected_log(tmp_path, capsys):
     assert code == 0, err
     assert "\r" not in err and "it/s" not in err and "s/it" not in err
     assert "epoch 1/2" in err and "train epoch 1/2" in err
+
+
+def test_every_commands_help_reads_as_written():
+    """argparse %-formats an option's help but not a description (unless it names %(prog)):
+    a `%%` written for the one shows as `%%` in the other."""
+    import argparse
+
+    from zodarts.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, command in sub.choices.items():
+        assert "%%" not in command.format_help(), name

@@ -13,7 +13,7 @@ def register(sub) -> None:
         "the landscape's dataset) with the landscape's seeds and retraining settings, at its "
         "width C, then print each one's mean test ACC and AUC, its percentile among the "
         "landscape's architecture means and its difference to random search's expected "
-        "best-of-K picked on validation, with 95%% bootstrap intervals. Retrainings already "
+        "best-of-K picked on validation, with 95% bootstrap intervals. Retrainings already "
         "recorded are not repeated; the landscape's report shows the placements.")
     p.add_argument("landscape", metavar="DIR", help="a landscape folder")
     p.add_argument("runs", nargs="+", metavar="RUN_OR_SWEEP")

@@ -8,8 +8,8 @@ def register(sub) -> None:
     p = sub.add_parser(
         "landscape-report", help="the statistics and plots of a landscape",
         description="Write DIR/report/landscape.md with its plots: the variance of test ACC and "
-        "AUC split into architecture and seed (intraclass correlation with a 95%% interval), "
-        "the best, top-10%%, median and worst architectures, what random search with K "
+        "AUC split into architecture and seed (intraclass correlation with a 95% interval), "
+        "the best, top-10%, median and worst architectures, what random search with K "
         "candidates picked on validation is expected to reach, rank correlations of test with "
         "validation, parameters, FLOPs and each zero-cost proxy, the placed searches, the "
         "supernets' rankings, and with --compare the rank correlation of architecture quality "

@@ -11,7 +11,7 @@ def register(sub) -> None:
         "trained supernet (its last search checkpoint; inherited weights, BatchNorm statistics "
         "re-estimated per sub-network, the search's validation half) and print the Kendall τ "
         "and Spearman ρ of those accuracies with the architectures' stand-alone mean test and "
-        "val ACC, with 95%% bootstrap intervals (Yu et al., ICLR 2020). Search and landscape "
+        "val ACC, with 95% bootstrap intervals (Yu et al., ICLR 2020). Search and landscape "
         "must share the space (the same preset).")
     p.add_argument("landscape", metavar="DIR", help="a landscape folder")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="finished searches")
