@@ -160,3 +160,25 @@ def fake_landscape(root: Path, dataset: str, test_accs: Sequence[Sequence[float]
                 "seed": s, "val_acc": acc, "val_auc": 0.5, "val_loss": 1.0, "test_acc": acc,
                 "test_auc": 0.5, "test_loss": 1.0, "train_seconds": 1.0, "seconds": 1.0}))
     return root
+
+
+@pytest.fixture(scope="session")
+def shared_ray():
+    """One local Ray for the test session: sweeps and landscapes run in-process use the Ray
+    that is already up (sweep/runner.ray_cluster) instead of starting and stopping their own,
+    seconds each. Two CPUs, as on the machines the suite is sized for; `--num-cpus 1` caps a
+    command at one of them."""
+    try:
+        import ray
+    except ImportError:   # the tests that need Ray skip by themselves, saying so
+        yield None
+        return
+    import logging
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR,
+                 log_to_driver=False)
+    yield ray
+    if started:
+        ray.shutdown()

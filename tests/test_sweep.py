@@ -21,6 +21,9 @@ import pytest
 from conftest import assert_same_search, make_npz
 from zodarts.cli import main
 
+# In-process sweeps and landscapes share one Ray for the session (conftest.shared_ray).
+pytestmark = pytest.mark.usefixtures("shared_ray")
+
 TINY = ["--preset", "tiny", "--epochs", "1", "--train-epochs", "1"]
 # One thread per trial: these networks are tiny, and two OpenMP threads per trial on a busy
 # two-core machine can make a trial many times slower.
@@ -238,7 +241,7 @@ def test_adding_a_seed_runs_only_the_new_trials(finished_sweep, tmp_path, capsys
     err = capsys.readouterr().err
     assert re.search(r"grid changed since the last sweep .*: 1 new trial\(s\) added; 3 earlier "
                      r"trial\(s\) outside this grid are kept", err), err
-    assert err.count("started ") == 1 and "started digits/darts-1st/none/seed1" in err
+    assert err.count("] finished ") == 1 and "] finished digits/darts-1st/none/seed1" in err, err
     after = _stamps(root)
     assert {k: v for k, v in after.items() if k in before} == before
     assert set(after) - set(before) == {"digits/darts-1st/none/seed1"}
@@ -553,3 +556,17 @@ def test_default_trial_resources_fill_the_cluster_without_oversubscribing_it():
     assert trial_resources(gpus, trials=10, wants_gpu=False).gpus == 0   # --device cpu
     with pytest.raises(ConfigError, match="largest node"):
         trial_resources(cpus_only, trials=1, cpus=32)    # a local Ray would wait forever
+
+
+def test_a_ray_already_running_in_the_process_is_used_capped_and_left_running(shared_ray):
+    from zodarts.sweep.runner import ray_cluster
+
+    if shared_ray is None:
+        pytest.skip("Ray is not installed")
+    total = shared_ray.cluster_resources()["CPU"]
+    with ray_cluster(None, num_cpus=1) as cluster:
+        assert (cluster.cpus, cluster.node_cpus, cluster.address) == (1, 1, None)
+    assert shared_ray.is_initialized()
+    with ray_cluster(None) as cluster:
+        assert cluster.cpus == total
+    assert shared_ray.is_initialized()

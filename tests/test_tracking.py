@@ -17,6 +17,9 @@ from zodarts.cli import main
 mlflow = pytest.importorskip("mlflow")  # a dev dependency: `make test` installs it
 from mlflow import MlflowClient  # noqa: E402
 
+# In-process sweeps and landscapes share one Ray for the session (conftest.shared_ray).
+pytestmark = pytest.mark.usefixtures("shared_ray")
+
 
 def store(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -17,7 +17,7 @@ import logging
 import os
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
@@ -110,8 +110,19 @@ def _hint(address: str | None, message: str) -> str:
 @contextlib.contextmanager
 def ray_cluster(address: str | None, num_cpus: int | None = None) -> Iterator[Cluster]:
     """Ray for the sweep's lifetime: connect to ``address``, else start an embedded local one
-    (no dashboard: nothing to install or open); shut down on the way out."""
+    (no dashboard: nothing to install or open); shut down on the way out.
+
+    Where this process already runs Ray (a notebook, a Ray job, a test session) and no
+    ``address`` is given, that Ray is used and left running; ``num_cpus`` then caps how many
+    of its CPUs the command takes."""
     ray = import_ray()
+    if not address and ray.is_initialized():
+        cluster = _describe(ray, None)
+        if num_cpus is not None:
+            cluster = replace(cluster, cpus=min(cluster.cpus, num_cpus),
+                              node_cpus=min(cluster.node_cpus, num_cpus))
+        yield cluster
+        return
     if address:
         if num_cpus is not None:
             raise ConfigError("--num-cpus sizes the local Ray; a cluster has its own (leave "
@@ -287,7 +298,8 @@ def run_jobs(jobs: list[Job], execute: Callable[..., TrialOutcome], resources: T
             for ref in pending:
                 watches[ref].poll(progress)
             progress.refresh()
-    except KeyboardInterrupt:
+    except BaseException:
+        # Ray may outlive this call (see ray_cluster): nothing of ours may go on running in it.
         for ref in pending:
             ray.cancel(ref, force=True)
         for ref in pending:
