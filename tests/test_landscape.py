@@ -131,6 +131,20 @@ def test_a_trained_supernet_ranks_the_landscape(tiny_landscape, tmp_path, capsys
         (root / "report" / "landscape.md").read_text()
 
 
+def test_two_searches_of_one_folder_name_keep_their_own_supernet_scores(tiny_landscape,
+                                                                        tmp_path, capsys):
+    root = tmp_path / "land"
+    shutil.copytree(tiny_landscape / "land", root)
+    runs = [tmp_path / sweep / "seed0" for sweep in ("a", "b")]
+    for run in runs:
+        shutil.copytree(tiny_landscape / "search", run)
+    assert main(["landscape-supernet", str(root), *map(str, runs)]) == 0
+    capsys.readouterr()
+    assert len(list((root / "supernet").glob("*.json"))) == 2
+    report = (root / "report" / "landscape.md").read_text()
+    assert all(f"| {run} |" in report for run in runs), report
+
+
 def test_supernet_scores_leave_the_trained_supernet_as_it_was(tiny_landscape):
     """Pinning α and re-estimating BatchNorm per genotype must not leak into the next one:
     scoring the same genotype twice, in two orders, gives the same numbers."""

@@ -21,6 +21,9 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from zodarts.landscape.report import write_report
+    from pathlib import Path
+
+    from zodarts.landscape.place import run_label
     from zodarts.landscape.supernet import rank_supernet
     from zodarts.landscape.table import read_table
 
@@ -34,8 +37,11 @@ def run(args) -> int:
     def signed(x) -> str:
         return "–" if x is None else f"{x:+.3f}"
 
-    for run_dir in args.runs:
-        result = rank_supernet(table, run_dir, device=args.device)
+    labels = [run_label(Path(run_dir)) for run_dir in args.runs]
+    for run_dir, label in zip(args.runs, labels):
+        # Two runs of one name (seed0 of two sweeps) must not overwrite each other's scores.
+        unique = label if labels.count(label) == 1 else str(Path(run_dir))
+        result = rank_supernet(table, run_dir, unique, device=args.device)
         for against in ("test_acc", "val_acc"):
             c = result[f"against_{against}"]
             print(f"{result['label']} ({result['method']}) vs stand-alone {against}: Kendall τ "

@@ -41,10 +41,12 @@ def _dataset_name(dataset: str) -> str:
     return Path(dataset).stem if "/" in dataset else dataset
 
 
-def _label(run: Path, source: Path) -> str:
-    """A sweep trial's cell (``breastmnist/zo-darts++/none/seed0``), else the folder's name."""
+def run_label(run: Path, source: Path | None = None) -> str:
+    """A sweep trial's cell (``breastmnist/zo-darts++/none/seed0``), else the folder's name
+    (its path below ``source`` where it was found inside one)."""
     from zodarts.sweep.trials import TrialRecord
 
+    source = run if source is None else source
     if (run / "trial.json").is_file():
         cell = TrialRecord.load(run).cell
         return "/".join(str(cell[k]) for k in ("dataset", "method", "budget")) + \
@@ -73,7 +75,7 @@ def find_searched(sources: list[Path], dataset: str) -> list[Searched]:
             config = load_config(SearchConfig, paths.config) if paths.config.is_file() else None
             if config is not None and _dataset_name(config.dataset) != _dataset_name(dataset):
                 continue
-            label = _label(run, source)
+            label = run_label(run, source)
             folders = derived_folders(run, config) if config else [paths]
             for folder in folders:
                 if not folder.genotype.is_file():

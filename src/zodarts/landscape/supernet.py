@@ -94,15 +94,18 @@ def supernet_scores(run_dir: Path, table: Table, device: str = "cpu",
 def rank_supernet(table: Table, run_dir: str | Path, label: str | None = None,
                   device: str = "cpu") -> dict[str, Any]:
     """The supernet's scores of the landscape and their rank correlation with the stand-alone
-    means (test ACC and val ACC); written to DIR/supernet/LABEL.json."""
+    means (test ACC and val ACC); written to DIR/supernet/LABEL.json. LABEL: ``label``, else a
+    sweep trial's cell, else the run folder's name."""
     import numpy as np
 
     from zodarts.config import SearchConfig, load_config
     from zodarts.landscape.stats import rank_correlation
     from zodarts.rundir import RunPaths
 
+    from zodarts.landscape.place import run_label
+
     run_dir = Path(run_dir)
-    label = label or run_dir.name
+    label = label or run_label(run_dir)
     method = load_config(SearchConfig, RunPaths(run_dir).config).method
     scores = supernet_scores(run_dir, table, device)
     by_id = {s["id"]: s for s in scores}
