@@ -197,3 +197,24 @@ def test_a_landscape_is_a_parent_run_with_a_nested_run_per_architecture(tmp_path
         assert run.data.metrics["params"] == info["params"]
         assert run.data.metrics["proxy/synflow"] == pytest.approx(info["proxies"]["synflow"])
     assert parent.data.params["dataset"] == "digits" and parent.info.status == "FINISHED"
+
+
+@pytest.mark.parametrize("error,status", [(KeyboardInterrupt, "KILLED"), (ValueError, "FAILED"),
+                                          (None, None)])
+def test_an_error_in_a_tracked_block_ends_the_run_with_its_status(error, status):
+    from zodarts.tracking import Tracker
+
+    class Recording(Tracker):
+        ended = None
+
+        def finish(self, status="FINISHED"):
+            self.ended = status
+
+    tracker = Recording()
+    if error is None:
+        with tracker.ending_on_error():
+            pass
+    else:
+        with pytest.raises(error), tracker.ending_on_error():
+            raise error()
+    assert tracker.ended == status

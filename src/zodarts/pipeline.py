@@ -142,7 +142,7 @@ def run_pipeline(search_config: SearchConfig, train_config: TrainConfig, out: st
               if resume and paths.config.is_file() else search_config.method)
     tracker = open_run(track, out, run_name or paths.root.name, parent_run,
                        {"zodarts.method": method})
-    try:
+    with tracker.ending_on_error():
         searched = None
         if not (resume and paths.genotype.is_file()):  # genotype.json: the search's last write
             searched = run_search(config, out, resume=resume, progress=progress, log=log,
@@ -160,12 +160,6 @@ def run_pipeline(search_config: SearchConfig, train_config: TrainConfig, out: st
         if folders[0].root != paths.root:
             log_settings(tracker, paths.root)
             log_evaluation(tracker, paths.root)
-    except KeyboardInterrupt:
-        tracker.finish(status="KILLED")
-        raise
-    except BaseException:
-        tracker.finish(status="FAILED")
-        raise
     tracker.finish()
     train_seconds = sum(read_run(f.root).train_seconds for f in folders)
     return RunResult(paths.root, evaluations[0], report, read_run(out).search_seconds,

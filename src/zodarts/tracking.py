@@ -19,13 +19,14 @@ mid-run is a warning, after which the run goes on untracked: its folder stays co
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from zodarts.errors import ConfigError, ZodartsWarning
 from zodarts.utils.io import atomic_write_text
@@ -147,6 +148,19 @@ class Tracker:
 
     def child(self, folder: Path, name: str) -> "Tracker":
         return self
+
+    @contextlib.contextmanager
+    def ending_on_error(self) -> Iterator[None]:
+        """An exception in the block ends the run, KILLED for Ctrl-C and FAILED for anything
+        else, before it goes on up: the tracker never shows a dead run as running."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.finish(status="KILLED")
+            raise
+        except BaseException:
+            self.finish(status="FAILED")
+            raise
 
 
 NO_TRACKER = Tracker()

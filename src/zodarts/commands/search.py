@@ -37,16 +37,10 @@ def run(args) -> int:
         config = search_config_from_args(args)
         args.out = str(args.out or default_out(config))  # the interrupt message names it
     tracker = open_run(tracking_uri(args), args.out, Path(args.out).name)
-    try:
+    with tracker.ending_on_error():
         result = run_search(config, args.out, resume=args.resume,
                             progress=show_progress(args),
                             on_epoch=lambda r: tracker.epoch("search", r))
-    except KeyboardInterrupt:
-        tracker.finish(status="KILLED")
-        raise
-    except BaseException:
-        tracker.finish(status="FAILED")
-        raise
     log_settings(tracker, Path(args.out))
     tracker.finish()
     print(f"genotype: {result.out / 'genotype.json'}")

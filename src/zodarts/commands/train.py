@@ -144,7 +144,7 @@ def run(args) -> int:
     genotype = Genotype.load(args.genotype) if args.genotype else None
     preset = args.preset or search_preset(out) or DEFAULT_PRESET
     tracker = open_run(tracking_uri(args), out, Path(out).name)
-    try:
+    with tracker.ending_on_error():
         if genotype is None and derives_draws(out):
             from zodarts.pipeline import train_derived
             if args.resume:
@@ -162,12 +162,6 @@ def run(args) -> int:
             results = [run_train(config, out, genotype, resume=args.resume,
                                  progress=show_progress(args),
                                  on_epoch=train_epoch_logger(tracker))]
-    except KeyboardInterrupt:
-        tracker.finish(status="KILLED")
-        raise
-    except BaseException:
-        tracker.finish(status="FAILED")
-        raise
     log_settings(tracker, Path(out))
     tracker.finish()
     for result in results:

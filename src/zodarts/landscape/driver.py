@@ -234,14 +234,8 @@ def run_landscape(settings: LandscapeSettings, out: str | Path,
             tracker.tags({"archs": settings.archs, "seeds": settings.seeds})
         jobs = arch_jobs(root, genotypes, settings, settings.archs, settings.seeds, keep_models,
                          track, tracker.run_id)
-        try:
+        with tracker.ending_on_error():
             outcomes, wall, slots = run_arch_jobs(jobs, settings.archs, options, root, "landscape")
-        except KeyboardInterrupt:
-            tracker.finish(status="KILLED")
-            raise
-        except BaseException:
-            tracker.finish(status="FAILED")
-            raise
         cost = overhead(outcomes, jobs, wall, slots)
         if jobs:
             append_jsonl(root / INVOCATIONS, {"time": time.time(), "jobs": len(jobs),
