@@ -20,10 +20,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from zodarts.landscape.report import write_report
     from pathlib import Path
 
     from zodarts.landscape.place import run_label
+    from zodarts.landscape.report import write_report
     from zodarts.landscape.supernet import rank_supernet
     from zodarts.landscape.table import read_table
 

@@ -99,10 +99,9 @@ def rank_supernet(table: Table, run_dir: str | Path, label: str | None = None,
     import numpy as np
 
     from zodarts.config import SearchConfig, load_config
+    from zodarts.landscape.place import run_label
     from zodarts.landscape.stats import rank_correlation
     from zodarts.rundir import RunPaths
-
-    from zodarts.landscape.place import run_label
 
     run_dir = Path(run_dir)
     label = label or run_label(run_dir)

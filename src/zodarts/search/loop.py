@@ -31,8 +31,8 @@ from zodarts.space import (BUDGET_MISS_HINT, OP_NAMES, Genotype, SuperNet, budge
                            count_params, resolve_budget)
 from zodarts.space.decision import is_decided, margins
 from zodarts.train.metrics import batch_accuracy, make_criterion
-from zodarts.utils.meter import READ_EVERY, StepStats
 from zodarts.utils.lock import folder_lock
+from zodarts.utils.meter import READ_EVERY, StepStats
 from zodarts.utils.io import append_jsonl, atomic_torch_save, atomic_write_text, \
     ensure_writable, read_jsonl, write_jsonl
 from zodarts.utils.runtime import environment, resolve_device, rng_state, seed_everything, \

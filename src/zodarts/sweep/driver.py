@@ -134,17 +134,14 @@ def _run_locked(grid: Grid, root: Path, specs: list, options: SweepOptions,
             to_run = [dataclasses.replace(s, track=track, parent_run=tracker.run_id)
                       if tracker.enabled else s for s in plan.to_run]
             try:
-                outcomes = runner.run_jobs([runner.trial_job(s) for s in to_run],
-                                           execute_trial, resources, options.max_retries,
-                                           progress)
+                with tracker.ending_on_error():
+                    outcomes = runner.run_jobs([runner.trial_job(s) for s in to_run],
+                                               execute_trial, resources, options.max_retries,
+                                               progress)
             except KeyboardInterrupt:
                 progress.close()
-                tracker.finish(status="KILLED")
                 _say("the unfinished trials keep their checkpoints: run the same command "
                      "again to resume them")
-                raise
-            except BaseException:
-                tracker.finish(status="FAILED")
                 raise
             progress.close()
     report = write_report(root)
