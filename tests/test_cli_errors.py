@@ -1,7 +1,7 @@
 """Every mistake ends in one clear line, at the level a user sees it: the exit code and stderr.
 
 Exit codes: 0 success, 1 a problem with the input (data, settings, storage), 2 a usage error,
-3 a bug in zodarts, 130 interrupted.
+3 a bug in zodarts, 130 interrupted, 143 stopped by SIGTERM.
 """
 
 import errno

@@ -51,7 +51,10 @@ def _cli(args, **kw):
                             text=True, env=env, **kw)
 
 
-def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_killed_then_resumed_gives_the_uninterrupted_result(tmp_path, stop):
+    """SIGKILL loses at most the epoch in progress; SIGTERM (a scheduler's stop) is handled as
+    Ctrl-C is: one line with the resume command, exit 143, and the same resumed result."""
     args = ["search", *TINY, "--epochs", "3"]
     full = _cli([*args, "--out", str(tmp_path / "full")])
     cut = _cli([*args, "--out", str(tmp_path / "cut")])
@@ -59,10 +62,15 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
     deadline = time.time() + 120
     while not (log.exists() and read_jsonl(log)) and time.time() < deadline:
         time.sleep(0.05)
-    cut.send_signal(signal.SIGKILL)  # somewhere in epoch 2 or 3, or while writing
-    cut.wait()
+    cut.send_signal(stop)  # somewhere in epoch 2 or 3, or while writing
+    code = cut.wait()
     assert full.wait() == 0, full.stderr.read()
     assert not (tmp_path / "cut" / "genotype.json").exists(), "killed too late to test anything"
+    if stop == signal.SIGTERM:
+        assert code == 143
+        assert cut.stderr.read().strip().splitlines()[-1] == (
+            f"zodarts search: interrupted by SIGTERM; `zodarts search --out {tmp_path / 'cut'} "
+            "--resume` continues from the last checkpoint")
 
     resumed = _cli(["search", "--resume", "--out", str(tmp_path / "cut"), "--quiet"])
     assert resumed.wait() == 0, resumed.stderr.read()

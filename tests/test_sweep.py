@@ -299,6 +299,33 @@ def test_a_killed_worker_is_retried_and_resumes_from_its_checkpoint(tmp_path):
     assert_same_search(reference, trial, 8)
 
 
+def test_sigterm_stops_a_sweep_as_ctrl_c_does(tmp_path):
+    """A scheduler's SIGTERM to the driver: its trial is cancelled and marked interrupted, one
+    line says how to resume, exit 143; not Ray's own handler (a C++ stack dump, exit 15)."""
+    pytest.importorskip("ray")
+    root = tmp_path / "sweep"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zodarts.cli", "sweep", "--out", str(root), "--methods",
+         "random", "--preset", "tiny", "--epochs", "1", "--train-epochs", "50", *LOCAL],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    trial = root / "digits/random/none/seed0"
+    deadline = time.monotonic() + 180
+    while proc.poll() is None and time.monotonic() < deadline:
+        if (trial / "train/last.pt").is_file():
+            break
+        time.sleep(0.02)
+    assert (trial / "train/last.pt").is_file() and not (trial / "eval.json").exists(), \
+        "the trial ended before the sweep could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "SIGTERM received" not in err
+    assert err.strip().splitlines()[-2:] == [
+        "the unfinished trials keep their checkpoints: run the same command again to resume them",
+        "zodarts sweep: interrupted by SIGTERM"]
+    assert trial_record(trial)["status"] == "interrupted"
+
+
 # ---- the report's arithmetic, on made-up trial folders ----------------------------------------
 
 def fake_trial(root: Path, dataset: str, method: str, budget: str, seed: int, acc: float,

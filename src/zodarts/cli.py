@@ -15,6 +15,7 @@ import traceback
 import warnings
 
 from zodarts.errors import ZodartsError, ZodartsWarning
+from zodarts.utils.termination import SigtermRaises
 
 COMMANDS = (
     "datasets",
@@ -48,6 +49,7 @@ class _Parser(argparse.ArgumentParser):
 
 # Exit codes (README "Command line"): the convention of Unix tools.
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_TERMINATED = 128 + 15  # SIGTERM, as a shell reports a process it killed
 # Storage failures are the user's to fix (space, permissions), not bugs in zodarts.
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 
@@ -109,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_OK
+    sigterm = SigtermRaises()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), sigterm:
             warnings.showwarning = _plain_warnings(args.command)
             result = args.func(args)
     except ZodartsError as err:
@@ -121,9 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         hint = resume_hint(args)
-        print(f"zodarts {args.command}: interrupted" + (f"; {hint}" if hint else ""),
+        how = " by SIGTERM" if sigterm.received else ""
+        print(f"zodarts {args.command}: interrupted{how}" + (f"; {hint}" if hint else ""),
               file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if sigterm.received else EXIT_INTERRUPTED
     except OSError as err:
         if err.errno not in STORAGE_ERRNOS:
             return _bug(args)

@@ -27,6 +27,7 @@ from zodarts.sweep.grid import TrialSpec
 from zodarts.sweep.progress import Progress
 from zodarts.sweep.trials import TRIAL_LOG, TrialRecord
 from zodarts.sweep.worker import TrialOutcome
+from zodarts.utils.termination import sigterm_handler_kept
 
 RAY_MISSING = "zodarts sweep needs Ray, which is not installed: pip install 'zodarts[sweep]'"
 CONNECT_TIMEOUT_S = 5.0
@@ -129,14 +130,8 @@ def ray_cluster(address: str | None, num_cpus: int | None = None) -> Iterator[Cl
                               "out --address or --num-cpus)")
         check_reachable(address)
     try:
-        if address:
-            # Ray Client (ray://) accepts no driver logging options.
-            kwargs: dict[str, Any] = {} if address.startswith("ray://") else {
-                "logging_level": logging.ERROR, "log_to_driver": False}
-            ray.init(address=address, **kwargs)
-        else:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.ERROR,
-                     log_to_driver=False)
+        with sigterm_handler_kept():
+            _init_ray(ray, address, num_cpus)
     except (ConnectionError, RuntimeError, ValueError) as err:
         ray.shutdown()
         lines = str(err).strip().splitlines() or [type(err).__name__]
@@ -146,6 +141,17 @@ def ray_cluster(address: str | None, num_cpus: int | None = None) -> Iterator[Cl
         yield _describe(ray, address)
     finally:
         ray.shutdown()
+
+
+def _init_ray(ray, address: str | None, num_cpus: int | None) -> None:
+    if address:
+        # Ray Client (ray://) accepts no driver logging options.
+        kwargs: dict[str, Any] = {} if address.startswith("ray://") else {
+            "logging_level": logging.ERROR, "log_to_driver": False}
+        ray.init(address=address, **kwargs)
+    else:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.ERROR,
+                 log_to_driver=False)
 
 
 # ---- resources --------------------------------------------------------------------------------
