@@ -118,6 +118,23 @@ def test_placing_a_search_retrains_it_with_the_landscapes_seeds(tiny_landscape, 
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
 
+@pytest.mark.parametrize("command", ["landscape-place", "landscape-supernet"])
+def test_placing_or_ranking_in_a_landscape_being_written_is_refused(tiny_landscape, tmp_path,
+                                                                     capsys, command):
+    """Both write into the landscape: never beside `zodarts landscape` growing it (a placement
+    against half a table) or a second placement (the same seeds trained twice)."""
+    from zodarts.utils.lock import folder_lock
+
+    root = tmp_path / "land"
+    shutil.copytree(tiny_landscape / "land", root)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    with folder_lock(root, "zodarts landscape --out land"):  # flock: per open file, so held
+        assert main([command, str(root), str(tiny_landscape / "search")]) == 1
+    lines = error_lines(capsys.readouterr())
+    assert len(lines) == 1 and "is in use by `zodarts landscape --out land`" in lines[0], lines
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+
+
 def test_a_trained_supernet_ranks_the_landscape(tiny_landscape, tmp_path, capsys):
     root = tmp_path / "land"
     shutil.copytree(tiny_landscape / "land", root)

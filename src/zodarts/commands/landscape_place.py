@@ -37,21 +37,27 @@ def run(args) -> int:
     from zodarts.landscape.table import read_table
 
     from zodarts.errors import ConfigError
+    from zodarts.utils.lock import folder_lock
 
     options = ray_options(args)
-    table = read_table(args.landscape)
-    if not table.complete():
-        raise ConfigError(f"{args.landscape} has no finished retraining yet: nothing to place "
-                          "in; let `zodarts landscape` run first")
-    if args.k < 1:
-        raise ConfigError(f"--k must be >= 1 (got {args.k})")
-    searched = find_searched([Path(r) for r in args.runs], table.settings.dataset)
-    jobs = place_jobs(table, searched, args.keep_models)
-    outcomes, _, _ = run_arch_jobs(jobs, len(searched), options, table.root, "placing")
-    for outcome in outcomes:
-        if not outcome.ok:
-            print(f"failed {outcome.cell}: {outcome.error}", file=sys.stderr)
-    path = write_placements(table, ks=sorted({1, 5, 10, 50, args.k}))
+    read_table(args.landscape)  # a folder that is no landscape is told so, and not locked
+    # The retrainings and placement.json go into the landscape: one writer at a time, so two
+    # placements never train the same seed twice, nor one place against a table being grown.
+    with folder_lock(args.landscape, "zodarts landscape-place"):
+        table = read_table(args.landscape)
+        if not table.complete():
+            raise ConfigError(f"{args.landscape} has no finished retraining yet: nothing to "
+                              "place in; let `zodarts landscape` run first")
+        if args.k < 1:
+            raise ConfigError(f"--k must be >= 1 (got {args.k})")
+        searched = find_searched([Path(r) for r in args.runs], table.settings.dataset)
+        jobs = place_jobs(table, searched, args.keep_models)
+        outcomes, _, _ = run_arch_jobs(jobs, len(searched), options, table.root, "placing")
+        for outcome in outcomes:
+            if not outcome.ok:
+                print(f"failed {outcome.cell}: {outcome.error}", file=sys.stderr)
+        path = write_placements(table, ks=sorted({1, 5, 10, 50, args.k}))
+        report = write_report(table.root)
     if path is None:
         print("nothing placed: no retraining finished", file=sys.stderr)
         return 1
@@ -71,5 +77,5 @@ def run(args) -> int:
         print(f"{entry['label']:<48} {entry['seeds']:>5} {acc['mean']:>8.4f} "
               f"{acc['percentile']:>5.1f} [{acc['percentile_interval'][0]:>4.1f}, "
               f"{acc['percentile_interval'][1]:>5.1f}] {gap_text:>26}")
-    print(f"report: {write_report(table.root)}")
+    print(f"report: {report}")
     return 1 if any(not o.ok for o in outcomes) else 0

@@ -20,14 +20,22 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from zodarts.landscape.table import read_table
+    from zodarts.utils.lock import folder_lock
+
+    read_table(args.landscape)  # a folder that is no landscape is told so, and not locked
+    with folder_lock(args.landscape, "zodarts landscape-supernet"):
+        return _rank(args)
+
+
+def _rank(args) -> int:
     from pathlib import Path
 
+    from zodarts.errors import ConfigError
     from zodarts.landscape.place import run_label
     from zodarts.landscape.report import write_report
     from zodarts.landscape.supernet import rank_supernet
     from zodarts.landscape.table import read_table
-
-    from zodarts.errors import ConfigError
 
     table = read_table(args.landscape)
     if len(table.complete()) < 3:
