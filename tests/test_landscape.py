@@ -118,6 +118,25 @@ def test_placing_a_search_retrains_it_with_the_landscapes_seeds(tiny_landscape, 
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
 
+def test_searches_of_one_method_are_pooled(tiny_landscape, tmp_path, capsys):
+    root = tmp_path / "land"
+    shutil.copytree(tiny_landscape / "land", root)
+    again = tmp_path / "again"   # a second search of the same method (a copy stands in for it)
+    shutil.copytree(tiny_landscape / "search", again)
+    assert main(["landscape-place", str(root), str(tiny_landscape / "search"), str(again),
+                 "--num-cpus", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "zo-darts++ (none, argmax)" in out
+    placed = json.loads((root / "placed" / "placement.json").read_text())
+    [method] = json.loads((root / "placed" / "by_method.json").read_text())
+    assert (method["method"], method["budget"], method["network"]) == ("zo-darts++", "none",
+                                                                       "argmax")
+    assert sorted(method["searches"]) == ["again", "search"]
+    assert method["test_acc"]["mean"] == pytest.approx(
+        np.mean([p["test_acc"]["mean"] for p in placed]))
+    assert "**By method**" in (root / "report" / "landscape.md").read_text()
+
+
 @pytest.mark.parametrize("command", ["landscape-place", "landscape-supernet"])
 def test_placing_or_ranking_in_a_landscape_being_written_is_refused(tiny_landscape, tmp_path,
                                                                      capsys, command):

@@ -32,7 +32,8 @@ def run(args) -> int:
 
     from zodarts.commands.sweep import ray_options
     from zodarts.landscape.driver import run_arch_jobs
-    from zodarts.landscape.place import find_searched, place_jobs, write_placements
+    from zodarts.landscape.place import (METHODS, find_searched, place_jobs,
+                                         write_placements)
     from zodarts.landscape.report import write_report
     from zodarts.landscape.table import read_table
 
@@ -63,19 +64,26 @@ def run(args) -> int:
         return 1
     import json
     wanted = {s.label for s in searched}
-    print(f"{'placed':<48} {'seeds':>5} {'test ACC':>8} {'percentile':>17} "
-          f"{'ACC − best-of-' + str(args.k):>26}")
+    k = str(args.k)
+    print(f"{'placed':<48} {'seeds':>8} {'test ACC':>8} {'percentile':>17} "
+          f"{'ACC − best-of-' + k:>26}")
     for entry in json.loads(path.read_text()):
-        if entry["label"] not in wanted:
-            continue
-        acc = entry["test_acc"]
-        k = str(args.k)
-        gap = acc["minus_best_of_k"].get(k)
-        gap_text = "–" if gap is None else (
-            f"{gap:+.4f} [{acc['minus_best_of_k_interval'][k][0]:+.4f}, "
-            f"{acc['minus_best_of_k_interval'][k][1]:+.4f}]")
-        print(f"{entry['label']:<48} {entry['seeds']:>5} {acc['mean']:>8.4f} "
-              f"{acc['percentile']:>5.1f} [{acc['percentile_interval'][0]:>4.1f}, "
-              f"{acc['percentile_interval'][1]:>5.1f}] {gap_text:>26}")
+        if entry["label"] in wanted:
+            print(_row(entry["label"], entry["seeds"], entry["test_acc"], k))
+    print(f"\n{'method (budget, network)':<48} {'searches':>8}")
+    for group in json.loads((path.parent / METHODS).read_text()):
+        print(_row(f"{group['method']} ({group['budget']}, {group['network']})",
+                   len(group["searches"]), group["test_acc"], k))
     print(f"report: {report}")
     return 1 if any(not o.ok for o in outcomes) else 0
+
+
+def _row(name: str, count: int, acc: dict, k: str) -> str:
+    """One printed line: a placed search's, or a method's pooled over its searches."""
+    gap = acc["minus_best_of_k"].get(k)
+    gap_text = "–" if gap is None else (
+        f"{gap:+.4f} [{acc['minus_best_of_k_interval'][k][0]:+.4f}, "
+        f"{acc['minus_best_of_k_interval'][k][1]:+.4f}]")
+    return (f"{name:<48} {count:>8} {acc['mean']:>8.4f} {acc['percentile']:>5.1f} "
+            f"[{acc['percentile_interval'][0]:>4.1f}, {acc['percentile_interval'][1]:>5.1f}] "
+            f"{gap_text:>26}")

@@ -29,12 +29,17 @@ KS = (1, 5, 10, 50)
 BOOTSTRAP = 300
 
 
+METHODS = "by_method.json"
+
+
 @dataclass(frozen=True)
 class Searched:
     label: str           # the run folder's name, or SWEEP/DATASET/METHOD/BUDGET/seedN
     run: Path
     method: str | None
     genotype: Genotype
+    budget: str | None = None
+    network: str = "argmax"   # or "draw": a network drawn from the search's distributions
 
 
 def _dataset_name(dataset: str) -> str:
@@ -81,8 +86,10 @@ def find_searched(sources: list[Path], dataset: str) -> list[Searched]:
                 if not folder.genotype.is_file():
                     continue  # a draw the search has not written yet
                 name = label if folder.root == paths.root else f"{label}/{folder.root.name}"
-                found.append(Searched(name, run, config.method if config else None,
-                                      Genotype.load(folder.genotype)))
+                found.append(Searched(
+                    name, run, config.method if config else None,
+                    Genotype.load(folder.genotype), config.budget if config else None,
+                    "argmax" if folder.root == paths.root else "draw"))
     if not found:
         raise ConfigError(f"none of {', '.join(map(str, sources))} holds a search on "
                           f"{_dataset_name(dataset)}, the landscape's dataset")
@@ -105,7 +112,7 @@ def place_jobs(table: Table, searched: list[Searched], keep_models: bool) -> lis
                             dataset.image_size, s.C)
         atomic_write_text(folder / SOURCE, json.dumps({
             "label": item.label, "run": str(item.run.resolve()), "method": item.method,
-            "genotype": genotype.to_dict(),
+            "budget": item.budget, "network": item.network, "genotype": genotype.to_dict(),
             "deeper_than_the_space": any(st.depth > s.cells_per_stage
                                          for st in genotype.stages)}, indent=1) + "\n")
         missing = tuple(seed for seed in range(s.seeds)
@@ -130,21 +137,31 @@ def read_placed(table: Table) -> list[tuple[dict[str, Any], ArchRows]]:
     return placed
 
 
-def placement(table: Table, rows: ArchRows, metric: str = "test_acc", ks=KS,
+def placement(table: Table, rows: ArchRows | list[ArchRows], metric: str = "test_acc", ks=KS,
               n_boot: int = BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
     """The placed genotype's mean ``metric``, its percentile among the landscape's architecture
     means, and its difference to random search's expected best-of-K (picked on the matching
     validation metric), each with a 95% bootstrap interval: architectures and their seeds
-    resampled (two levels), and the placed genotype's seeds."""
+    resampled (two levels), and the placed genotype's seeds.
+
+    Given several searches of one method (a list), each number is the average over them of
+    what each search gets (mean ACC, percentile, difference), and the bootstrap resamples the
+    searches too: the interval is then about the method, whose search seed is part of its
+    outcome, not about one network."""
     from zodarts.landscape.stats import best_of_k_curve, percentile_of
 
+    searches = [rows] if isinstance(rows, ArchRows) else list(rows)
+    if not searches:
+        raise ValueError("placement needs at least one placed search")
     val_metric = metric.replace("test_", "val_")
     test = table.groups(metric)
     val = table.groups(val_metric)
-    mine = rows.values(metric)
+    mine = [r.values(metric) for r in searches]
     ks = [k for k in ks if k <= len(test)]
-    point = {"mean": float(mine.mean()), "seeds": len(mine),
-             "percentile": percentile_of(mine.mean(), [g.mean() for g in test]),
+    means = [float(m.mean()) for m in mine]
+    arch_means = [g.mean() for g in test]
+    point = {"mean": float(np.mean(means)), "seeds": sum(len(m) for m in mine),
+             "percentile": float(np.mean([percentile_of(m, arch_means) for m in means])),
              "best_of_k": best_of_k_curve(val, test, ks)}
     point["minus_best_of_k"] = {k: point["mean"] - v for k, v in point["best_of_k"].items()}
     rng = np.random.default_rng(seed)
@@ -155,9 +172,15 @@ def placement(table: Table, rows: ArchRows, metric: str = "test_acc", ks=KS,
         within = [rng.integers(0, len(test[i]), len(test[i])) for i in archs]
         boot_test = [test[i][j] for i, j in zip(archs, within)]
         boot_val = [val[i][j] for i, j in zip(archs, within)]
-        m = float(rng.choice(mine, len(mine)).mean())
+        # One search is not resampled (nothing to draw from), which keeps its draws as they were.
+        picked = [mine[0]] if len(mine) == 1 else [mine[i] for i in
+                                                   rng.integers(0, len(mine), len(mine))]
+        boot_means = [float(rng.choice(m, len(m)).mean()) for m in picked]
+        boot_arch_means = [g.mean() for g in boot_test]
+        m = float(np.mean(boot_means))
         draws["mean"].append(m)
-        draws["percentile"].append(percentile_of(m, [g.mean() for g in boot_test]))
+        draws["percentile"].append(float(np.mean([percentile_of(x, boot_arch_means)
+                                                  for x in boot_means])))
         for k, expected in best_of_k_curve(boot_val, boot_test, ks).items():
             draws[f"minus_{k}"].append(m - expected)
 
@@ -170,18 +193,36 @@ def placement(table: Table, rows: ArchRows, metric: str = "test_acc", ks=KS,
     return point
 
 
+def method_key(source: dict[str, Any]) -> tuple[str, str, str]:
+    """What searches are pooled by: the method, its budget and how the network was derived
+    (an argmax and a draw of one search are different kinds of network)."""
+    return (source.get("method") or "unknown", source.get("budget") or "unknown",
+            source.get("network") or "argmax")
+
+
 def write_placements(table: Table, ks=KS) -> Path | None:
-    """placement.json: every placed genotype's numbers (test ACC and test AUC)."""
+    """placement.json: every placed genotype's numbers (test ACC and test AUC); by_method.json:
+    the same pooled over the searches of each method (and budget, and kind of network)."""
     placed = read_placed(table)
     if not placed:
         return None
     result = [{"label": source["label"], "method": source.get("method"),
+               "budget": source.get("budget"), "network": source.get("network", "argmax"),
                "run": source.get("run"), "seeds": len(rows.records),
                "deeper_than_the_space": source.get("deeper_than_the_space", False),
                "test_acc": placement(table, rows, "test_acc", ks),
                "test_auc": placement(table, rows, "test_auc", ks)} for source, rows in placed]
     path = table.root / PLACED / PLACEMENT
     atomic_write_text(path, json.dumps(result, indent=1) + "\n")
+    groups: dict[tuple[str, str, str], list[tuple[dict[str, Any], ArchRows]]] = {}
+    for source, rows in placed:
+        groups.setdefault(method_key(source), []).append((source, rows))
+    by_method = [{"method": method, "budget": budget, "network": network,
+                  "searches": [source["label"] for source, _ in members],
+                  "test_acc": placement(table, [rows for _, rows in members], "test_acc", ks),
+                  "test_auc": placement(table, [rows for _, rows in members], "test_auc", ks)}
+                 for (method, budget, network), members in sorted(groups.items())]
+    atomic_write_text(table.root / PLACED / METHODS, json.dumps(by_method, indent=1) + "\n")
     return path
 
 

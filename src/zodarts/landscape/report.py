@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from zodarts.landscape import stats
-from zodarts.landscape.place import PLACEMENT, read_placed
+from zodarts.landscape.place import METHODS, PLACEMENT, read_placed
 from zodarts.landscape.table import (PLACED, SUPERNET, Table, proxy_names, read_json,
                                      read_table)
 from zodarts.utils.io import atomic_write_text
@@ -172,6 +172,7 @@ def summarise(table: Table, compare: list[Table] = ()) -> dict[str, Any]:
     placement = read_json(table.root / PLACED / PLACEMENT)
     if placement:
         summary["placed"] = placement
+        summary["by_method"] = read_json(table.root / PLACED / METHODS) or []
     supernets = [read_json(p) for p in sorted((table.root / SUPERNET).glob("*.json"))]
     summary["supernets"] = [s for s in supernets if s]
     summary["compare"] = [cross_dataset(table, other) for other in compare]
@@ -270,33 +271,52 @@ def _correlation_lines(summary: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _placement_cells(entry: dict[str, Any], k: str | None) -> str:
+    cells = []
+    for metric in ("test_acc", "test_auc"):
+        m = entry[metric]
+        gap = m["minus_best_of_k"].get(k)
+        gap_interval = m["minus_best_of_k_interval"].get(k, [None, None])
+        cells += [f"{_fmt(m['mean'])}{_interval(*m['mean_interval'])}",
+                  f"{m['percentile']:.0f}"
+                  f"{_interval(*m['percentile_interval'], lambda x: f'{x:.0f}')}",
+                  f"{_signed(gap)}{_interval(*gap_interval, _signed)}"]
+    return " | ".join(cells)
+
+
 def _placed_lines(summary: dict[str, Any]) -> list[str]:
     placed = summary.get("placed")
     if not placed:
         return []
     k = "10" if "10" in placed[0]["test_acc"]["minus_best_of_k"] else \
         next(iter(placed[0]["test_acc"]["minus_best_of_k"]), None)
+    header = (f"test ACC | percentile | ACC − best-of-{k} | test AUC | percentile | "
+              f"AUC − best-of-{k} |")
     lines = ["## Searched architectures in the landscape", "",
              f"Each retrained with the landscape's seeds and settings (`zodarts landscape-place`)"
              f": its mean test ACC, its percentile among the landscape's architecture means, "
              f"and its difference to random search's expected best-of-{k} (picked on "
              "validation); the same for test AUC. 95% bootstrap intervals.", "",
-             f"| placed | method | seeds | test ACC | percentile | ACC − best-of-{k} | "
-             f"test AUC | percentile | AUC − best-of-{k} |",
+             f"| placed | method | seeds | {header}",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for p in placed:
-        cells = []
-        for metric in ("test_acc", "test_auc"):
-            m = p[metric]
-            gap = m["minus_best_of_k"].get(k)
-            gap_interval = m["minus_best_of_k_interval"].get(k, [None, None])
-            cells += [f"{_fmt(m['mean'])}{_interval(*m['mean_interval'])}",
-                      f"{m['percentile']:.0f}{_interval(*m['percentile_interval'], lambda x: f'{x:.0f}')}",
-                      f"{_signed(gap)}{_interval(*gap_interval, _signed)}"]
         note = " (deeper than the space)" if p.get("deeper_than_the_space") else ""
         lines.append(f"| {p['label']}{note} | {p.get('method') or '–'} | {p['seeds']} | "
-                     + " | ".join(cells) + " |")
-    return lines + [""]
+                     f"{_placement_cells(p, k)} |")
+    lines.append("")
+    by_method = summary.get("by_method") or []
+    if by_method:
+        lines += ["**By method**: each number averaged over the method's searches (its "
+                  "percentile: where one of its searches lands on average); the bootstrap "
+                  "resamples the searches too, so an interval is about the method, search "
+                  "seed included.", "",
+                  f"| method | budget | network | searches | {header}",
+                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for g in by_method:
+            lines.append(f"| {g['method']} | {g['budget']} | {g['network']} | "
+                         f"{len(g['searches'])} | {_placement_cells(g, k)} |")
+        lines.append("")
+    return lines
 
 
 def _supernet_lines(summary: dict[str, Any]) -> list[str]:
