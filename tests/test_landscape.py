@@ -131,10 +131,34 @@ def test_searches_of_one_method_are_pooled(tiny_landscape, tmp_path, capsys):
     [method] = json.loads((root / "placed" / "by_method.json").read_text())
     assert (method["method"], method["budget"], method["network"]) == ("zo-darts++", "none",
                                                                        "argmax")
-    assert sorted(method["searches"]) == ["again", "search"]
+    assert sorted(method["placed"]) == ["again", "search"]
+    assert method["test_acc"]["searches"] == 2
     assert method["test_acc"]["mean"] == pytest.approx(
         np.mean([p["test_acc"]["mean"] for p in placed]))
     assert "**By method**" in (root / "report" / "landscape.md").read_text()
+
+
+def test_two_searches_of_one_name_are_refused_not_mixed(tiny_landscape, tmp_path, capsys):
+    """A placed search is named by its folder; two of one name would share one record."""
+    root = tmp_path / "land"
+    shutil.copytree(tiny_landscape / "land", root)
+    other = tmp_path / "elsewhere" / "search"
+    shutil.copytree(tiny_landscape / "search", other)
+    assert main(["landscape-place", str(root), str(tiny_landscape / "search"), str(other),
+                 "--num-cpus", "1", "--quiet"]) == 1
+    assert "two searches would be placed as search" in error_lines(capsys.readouterr())[0]
+    # Across calls: a different network under a name already placed.
+    (root / "placed" / "search").mkdir(parents=True)
+    source = json.loads((tiny_landscape / "search" / "genotype.json").read_text())
+    source["stages"][0]["edges"] = ["none" if e != "none" else "skip_connect"
+                                    for e in source["stages"][0]["edges"]]
+    (root / "placed" / "search" / "source.json").write_text(json.dumps(
+        {"label": "search", "run": "/some/other/search", "genotype": source}))
+    assert main(["landscape-place", str(root), str(tiny_landscape / "search"),
+                 "--num-cpus", "1", "--quiet"]) == 1
+    line = error_lines(capsys.readouterr())[0]
+    assert "holds the placement of another network of the same name" in line
+    assert "/some/other/search" in line
 
 
 @pytest.mark.parametrize("command", ["landscape-place", "landscape-supernet"])
@@ -151,6 +175,7 @@ def test_placing_or_ranking_in_a_landscape_being_written_is_refused(tiny_landsca
         assert main([command, str(root), str(tiny_landscape / "search")]) == 1
     lines = error_lines(capsys.readouterr())
     assert len(lines) == 1 and "is in use by `zodarts landscape --out land`" in lines[0], lines
+    assert lines[0].endswith("then run this again")   # no --out to offer: these have none
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
 
 

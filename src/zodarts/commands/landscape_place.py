@@ -44,7 +44,7 @@ def run(args) -> int:
     read_table(args.landscape)  # a folder that is no landscape is told so, and not locked
     # The retrainings and placement.json go into the landscape: one writer at a time, so two
     # placements never train the same seed twice, nor one place against a table being grown.
-    with folder_lock(args.landscape, "zodarts landscape-place"):
+    with folder_lock(args.landscape, "zodarts landscape-place", elsewhere=""):
         table = read_table(args.landscape)
         if not table.complete():
             raise ConfigError(f"{args.landscape} has no finished retraining yet: nothing to "
@@ -65,25 +65,27 @@ def run(args) -> int:
     import json
     wanted = {s.label for s in searched}
     k = str(args.k)
-    print(f"{'placed':<48} {'seeds':>8} {'test ACC':>8} {'percentile':>17} "
+    print(f"{'placed':<48} {'seeds':>8} {'test ACC':>8} {'percentile':>19} "
           f"{'ACC − best-of-' + k:>26}")
     for entry in json.loads(path.read_text()):
         if entry["label"] in wanted:
             print(_row(entry["label"], entry["seeds"], entry["test_acc"], k))
-    print(f"\n{'method (budget, network)':<48} {'searches':>8}")
+    print(f"\n{'every method placed here (budget, network)':<48} {'searches':>8} "
+          f"{'test ACC':>8} {'percentile':>19} {'ACC − best-of-' + k:>26}")
     for group in json.loads((path.parent / METHODS).read_text()):
-        print(_row(f"{group['method']} ({group['budget']}, {group['network']})",
-                   len(group["searches"]), group["test_acc"], k))
+        print(_row(group["name"], group["test_acc"]["searches"], group["test_acc"], k))
     print(f"report: {report}")
     return 1 if any(not o.ok for o in outcomes) else 0
 
 
 def _row(name: str, count: int, acc: dict, k: str) -> str:
-    """One printed line: a placed search's, or a method's pooled over its searches."""
+    """One printed line: a placed search's, or a method's over its searches (an interval is
+    left out where there is none: a method with one search)."""
+    def bounds(pair, fmt: str) -> str:
+        return "" if not pair else f" [{pair[0]:{fmt}}, {pair[1]:{fmt}}]"
+
     gap = acc["minus_best_of_k"].get(k)
-    gap_text = "–" if gap is None else (
-        f"{gap:+.4f} [{acc['minus_best_of_k_interval'][k][0]:+.4f}, "
-        f"{acc['minus_best_of_k_interval'][k][1]:+.4f}]")
-    return (f"{name:<48} {count:>8} {acc['mean']:>8.4f} {acc['percentile']:>5.1f} "
-            f"[{acc['percentile_interval'][0]:>4.1f}, {acc['percentile_interval'][1]:>5.1f}] "
-            f"{gap_text:>26}")
+    gap_text = "–" if gap is None else \
+        f"{gap:+.4f}{bounds(acc['minus_best_of_k_interval'].get(k), '+.4f')}"
+    percentile = f"{acc['percentile']:5.1f}{bounds(acc['percentile_interval'], '5.1f')}"
+    return (f"{name:<48} {count:>8} {acc['mean']:>8.4f} {percentile:>19} {gap_text:>26}")

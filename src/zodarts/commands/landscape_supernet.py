@@ -24,7 +24,7 @@ def run(args) -> int:
     from zodarts.utils.lock import folder_lock
 
     read_table(args.landscape)  # a folder that is no landscape is told so, and not locked
-    with folder_lock(args.landscape, "zodarts landscape-supernet"):
+    with folder_lock(args.landscape, "zodarts landscape-supernet", elsewhere=""):
         return _rank(args)
 
 

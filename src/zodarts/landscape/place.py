@@ -11,6 +11,7 @@ from a bootstrap over the placed genotype's seeds and the landscape's architectu
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,18 @@ class Searched:
     genotype: Genotype
     budget: str | None = None
     network: str = "argmax"   # or "draw": a network drawn from the search's distributions
+    settings: str | None = None   # settings_id of the search's config
+
+
+def settings_id(config) -> str:
+    """A short fingerprint of a search's settings without what only tells its runs apart (the
+    seed, where the data lies, the device): searches pool into one method only when it matches."""
+    import dataclasses
+    import hashlib
+
+    fields = {k: v for k, v in dataclasses.asdict(config).items()
+              if k not in ("seed", "data_root", "device")}
+    return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def _dataset_name(dataset: str) -> str:
@@ -89,10 +102,17 @@ def find_searched(sources: list[Path], dataset: str) -> list[Searched]:
                 found.append(Searched(
                     name, run, config.method if config else None,
                     Genotype.load(folder.genotype), config.budget if config else None,
-                    "argmax" if folder.root == paths.root else "draw"))
+                    "argmax" if folder.root == paths.root else "draw",
+                    settings_id(config) if config else None))
     if not found:
         raise ConfigError(f"none of {', '.join(map(str, sources))} holds a search on "
                           f"{_dataset_name(dataset)}, the landscape's dataset")
+    labels = [item.label for item in found]
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:
+        raise ConfigError(f"two searches would be placed as {twice[0]} (a placed search is "
+                          "named by its sweep cell or run folder): place them in separate calls "
+                          "from folders of other names")
     return found
 
 
@@ -107,12 +127,18 @@ def place_jobs(table: Table, searched: list[Searched], keep_models: bool) -> lis
     jobs = []
     for item in searched:
         folder = table.root / PLACED / label_folder(item.label)
-        folder.mkdir(parents=True, exist_ok=True)
         genotype = transfer(item.genotype, dataset.channels, dataset.classes,
                             dataset.image_size, s.C)
+        earlier = read_json(folder / SOURCE)
+        if earlier and Genotype.from_dict(earlier["genotype"]) != genotype:
+            raise ConfigError(f"{folder} holds the placement of another network of the same "
+                              f"name (from {earlier.get('run')}): {item.run} would be recorded "
+                              "under its retrainings; place it from a folder of another name")
+        folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(folder / SOURCE, json.dumps({
             "label": item.label, "run": str(item.run.resolve()), "method": item.method,
-            "budget": item.budget, "network": item.network, "genotype": genotype.to_dict(),
+            "budget": item.budget, "network": item.network, "settings": item.settings,
+            "genotype": genotype.to_dict(),
             "deeper_than_the_space": any(st.depth > s.cells_per_stage
                                          for st in genotype.stages)}, indent=1) + "\n")
         missing = tuple(seed for seed in range(s.seeds)
@@ -137,33 +163,28 @@ def read_placed(table: Table) -> list[tuple[dict[str, Any], ArchRows]]:
     return placed
 
 
-def placement(table: Table, rows: ArchRows | list[ArchRows], metric: str = "test_acc", ks=KS,
+def _point(table: Table, mean: float, metric: str, ks) -> dict[str, Any]:
+    from zodarts.landscape.stats import best_of_k_curve, percentile_of
+
+    test = table.groups(metric)
+    best = best_of_k_curve(table.groups(metric.replace("test_", "val_")), test, ks)
+    return {"mean": mean, "percentile": percentile_of(mean, [g.mean() for g in test]),
+            "best_of_k": best, "minus_best_of_k": {k: mean - v for k, v in best.items()}}
+
+
+def placement(table: Table, rows: ArchRows, metric: str = "test_acc", ks=KS,
               n_boot: int = BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
     """The placed genotype's mean ``metric``, its percentile among the landscape's architecture
     means, and its difference to random search's expected best-of-K (picked on the matching
     validation metric), each with a 95% bootstrap interval: architectures and their seeds
-    resampled (two levels), and the placed genotype's seeds.
-
-    Given several searches of one method (a list), each number is the average over them of
-    what each search gets (mean ACC, percentile, difference), and the bootstrap resamples the
-    searches too: the interval is then about the method, whose search seed is part of its
-    outcome, not about one network."""
+    resampled (two levels), and the placed genotype's seeds."""
     from zodarts.landscape.stats import best_of_k_curve, percentile_of
 
-    searches = [rows] if isinstance(rows, ArchRows) else list(rows)
-    if not searches:
-        raise ValueError("placement needs at least one placed search")
-    val_metric = metric.replace("test_", "val_")
     test = table.groups(metric)
-    val = table.groups(val_metric)
-    mine = [r.values(metric) for r in searches]
+    val = table.groups(metric.replace("test_", "val_"))
+    mine = rows.values(metric)
     ks = [k for k in ks if k <= len(test)]
-    means = [float(m.mean()) for m in mine]
-    arch_means = [g.mean() for g in test]
-    point = {"mean": float(np.mean(means)), "seeds": sum(len(m) for m in mine),
-             "percentile": float(np.mean([percentile_of(m, arch_means) for m in means])),
-             "best_of_k": best_of_k_curve(val, test, ks)}
-    point["minus_best_of_k"] = {k: point["mean"] - v for k, v in point["best_of_k"].items()}
+    point = {**_point(table, float(mine.mean()), metric, ks), "seeds": len(mine)}
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {"mean": [], "percentile": [],
                                      **{f"minus_{k}": [] for k in ks}}
@@ -172,15 +193,9 @@ def placement(table: Table, rows: ArchRows | list[ArchRows], metric: str = "test
         within = [rng.integers(0, len(test[i]), len(test[i])) for i in archs]
         boot_test = [test[i][j] for i, j in zip(archs, within)]
         boot_val = [val[i][j] for i, j in zip(archs, within)]
-        # One search is not resampled (nothing to draw from), which keeps its draws as they were.
-        picked = [mine[0]] if len(mine) == 1 else [mine[i] for i in
-                                                   rng.integers(0, len(mine), len(mine))]
-        boot_means = [float(rng.choice(m, len(m)).mean()) for m in picked]
-        boot_arch_means = [g.mean() for g in boot_test]
-        m = float(np.mean(boot_means))
+        m = float(rng.choice(mine, len(mine)).mean())
         draws["mean"].append(m)
-        draws["percentile"].append(float(np.mean([percentile_of(x, boot_arch_means)
-                                                  for x in boot_means])))
+        draws["percentile"].append(percentile_of(m, [g.mean() for g in boot_test]))
         for k, expected in best_of_k_curve(boot_val, boot_test, ks).items():
             draws[f"minus_{k}"].append(m - expected)
 
@@ -193,16 +208,63 @@ def placement(table: Table, rows: ArchRows | list[ArchRows], metric: str = "test
     return point
 
 
-def method_key(source: dict[str, Any]) -> tuple[str, str, str]:
-    """What searches are pooled by: the method, its budget and how the network was derived
-    (an argmax and a draw of one search are different kinds of network)."""
-    return (source.get("method") or "unknown", source.get("budget") or "unknown",
-            source.get("network") or "argmax")
+def method_placement(table: Table, searches: list[list[ArchRows]], metric: str = "test_acc",
+                     ks=KS) -> dict[str, Any]:
+    """A method's placement over its searches: each number (mean, percentile, difference to
+    random search's best-of-K) is taken per search, then averaged over the searches.
+
+    A search is one unit however many networks it gave (its argmax, or its draws pooled with
+    their seeds): the search seed is what varies between a method's outcomes. The 95% interval
+    is Student's t over the searches (n − 1 degrees of freedom; none below two searches). With
+    the few searches a method gets here a bootstrap's percentile interval would be about
+    [min, max] and cover far less than 95%; the t interval is wide when n is small, as it
+    should be. Each search's mean already carries its retraining seeds' noise, so the spread
+    between searches includes it; the landscape's own uncertainty (the best-of-K reference) is
+    left out, being the same for every method."""
+    from scipy import stats as st
+
+    ks = [k for k in ks if k <= len(table.groups(metric))]
+    points = []
+    for networks in searches:
+        values = np.concatenate([r.values(metric) for r in networks])
+        if values.size:
+            points.append(_point(table, float(values.mean()), metric, ks))
+    if not points:
+        raise ValueError("method_placement needs at least one search with a finished seed")
+    n = len(points)
+
+    def summary(values: list[float]) -> tuple[float, list[float] | None]:
+        mean = float(np.mean(values))
+        if n < 2:
+            return mean, None
+        half = float(st.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / np.sqrt(n))
+        return mean, [mean - half, mean + half]
+
+    out: dict[str, Any] = {"searches": n}
+    out["mean"], out["mean_interval"] = summary([p["mean"] for p in points])
+    out["percentile"], out["percentile_interval"] = summary([p["percentile"] for p in points])
+    out["minus_best_of_k"], out["minus_best_of_k_interval"] = {}, {}
+    for k in ks:
+        out["minus_best_of_k"][k], out["minus_best_of_k_interval"][k] = summary(
+            [p["minus_best_of_k"][k] for p in points])
+    return out
+
+
+def method_key(source: dict[str, Any]) -> tuple[str, str, str, str] | None:
+    """What searches are pooled by: the method, its budget, how the network was derived (an
+    argmax and a draw are different kinds of network) and the rest of its settings. None for a
+    search of unknown method (a run folder without config.yaml), which is not pooled."""
+    if not source.get("method"):
+        return None
+    network = source.get("network") or (
+        "draw" if re.search(r"/d\d+$", source.get("label", "")) else "argmax")
+    return (source["method"], source.get("budget") or "unknown", network,
+            source.get("settings") or "unknown")
 
 
 def write_placements(table: Table, ks=KS) -> Path | None:
     """placement.json: every placed genotype's numbers (test ACC and test AUC); by_method.json:
-    the same pooled over the searches of each method (and budget, and kind of network)."""
+    the same per method (and budget, kind of network and settings) over its searches."""
     placed = read_placed(table)
     if not placed:
         return None
@@ -214,14 +276,24 @@ def write_placements(table: Table, ks=KS) -> Path | None:
                "test_auc": placement(table, rows, "test_auc", ks)} for source, rows in placed]
     path = table.root / PLACED / PLACEMENT
     atomic_write_text(path, json.dumps(result, indent=1) + "\n")
-    groups: dict[tuple[str, str, str], list[tuple[dict[str, Any], ArchRows]]] = {}
+    groups: dict[tuple[str, str, str, str], dict[str, list]] = {}
     for source, rows in placed:
-        groups.setdefault(method_key(source), []).append((source, rows))
-    by_method = [{"method": method, "budget": budget, "network": network,
-                  "searches": [source["label"] for source, _ in members],
-                  "test_acc": placement(table, [rows for _, rows in members], "test_acc", ks),
-                  "test_auc": placement(table, [rows for _, rows in members], "test_auc", ks)}
-                 for (method, budget, network), members in sorted(groups.items())]
+        key = method_key(source)
+        if key is not None:   # a search's draws are one unit: grouped by the run they came from
+            groups.setdefault(key, {}).setdefault(source.get("run") or source["label"],
+                                                  []).append((source["label"], rows))
+    names = [key[:3] for key in groups]
+    by_method = []
+    for key, runs in sorted(groups.items()):
+        searches = [[rows for _, rows in networks] for networks in runs.values()]
+        by_method.append({
+            "method": key[0], "budget": key[1], "network": key[2], "settings": key[3],
+            # Settings are named only where one method was placed with several.
+            "name": f"{key[0]} ({key[1]}, {key[2]}"
+                    + (f", settings {key[3]})" if names.count(key[:3]) > 1 else ")"),
+            "placed": [label for networks in runs.values() for label, _ in networks],
+            "test_acc": method_placement(table, searches, "test_acc", ks),
+            "test_auc": method_placement(table, searches, "test_auc", ks)})
     atomic_write_text(table.root / PLACED / METHODS, json.dumps(by_method, indent=1) + "\n")
     return path
 

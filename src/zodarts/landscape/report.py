@@ -272,15 +272,17 @@ def _correlation_lines(summary: dict[str, Any]) -> list[str]:
 
 
 def _placement_cells(entry: dict[str, Any], k: str | None) -> str:
+    def within(bounds, fmt: Callable = _fmt) -> str:
+        return _interval(*(bounds or (None, None)), fmt)
+
     cells = []
     for metric in ("test_acc", "test_auc"):
         m = entry[metric]
-        gap = m["minus_best_of_k"].get(k)
-        gap_interval = m["minus_best_of_k_interval"].get(k, [None, None])
-        cells += [f"{_fmt(m['mean'])}{_interval(*m['mean_interval'])}",
+        cells += [f"{_fmt(m['mean'])}{within(m['mean_interval'])}",
                   f"{m['percentile']:.0f}"
-                  f"{_interval(*m['percentile_interval'], lambda x: f'{x:.0f}')}",
-                  f"{_signed(gap)}{_interval(*gap_interval, _signed)}"]
+                  f"{within(m['percentile_interval'], lambda x: f'{x:.0f}')}",
+                  f"{_signed(m['minus_best_of_k'].get(k))}"
+                  f"{within(m['minus_best_of_k_interval'].get(k), _signed)}"]
     return " | ".join(cells)
 
 
@@ -306,15 +308,14 @@ def _placed_lines(summary: dict[str, Any]) -> list[str]:
     lines.append("")
     by_method = summary.get("by_method") or []
     if by_method:
-        lines += ["**By method**: each number averaged over the method's searches (its "
-                  "percentile: where one of its searches lands on average); the bootstrap "
-                  "resamples the searches too, so an interval is about the method, search "
-                  "seed included.", "",
-                  f"| method | budget | network | searches | {header}",
-                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += ["**By method**: each number taken per search, then averaged over the "
+                  "method's searches (a search's draws count as one search); the 95% interval "
+                  "is Student's t over the searches, none for a single search.", "",
+                  f"| method (budget, network) | searches | {header}",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for g in by_method:
-            lines.append(f"| {g['method']} | {g['budget']} | {g['network']} | "
-                         f"{len(g['searches'])} | {_placement_cells(g, k)} |")
+            lines.append(f"| {g['name']} | {g['test_acc']['searches']} | "
+                         f"{_placement_cells(g, k)} |")
         lines.append("")
     return lines
 

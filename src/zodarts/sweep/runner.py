@@ -137,6 +137,9 @@ def ray_cluster(address: str | None, num_cpus: int | None = None) -> Iterator[Cl
         lines = str(err).strip().splitlines() or [type(err).__name__]
         raise ConfigError(f"cannot start Ray{' at ' + address if address else ''}: "
                           f"{lines[0]}{_hint(address, lines[0])}") from None
+    except BaseException:   # Ctrl-C or SIGTERM while Ray starts: leave nothing of it running
+        ray.shutdown()
+        raise
     try:
         yield _describe(ray, address)
     finally:

@@ -17,10 +17,12 @@ LOCK_FILE = ".zodarts.lock"
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | Path, what: str) -> Iterator[None]:
+def folder_lock(folder: str | Path, what: str,
+                elsewhere: str = "; or choose another --out") -> Iterator[None]:
     """Hold ``folder``'s lock for the block; ``what`` (the command) is written into the lock
     file so that a second process can say who holds it. Raises ConfigError at once, without
-    waiting, when another process holds it."""
+    waiting, when another process holds it; ``elsewhere`` ends its message (the other way
+    out, for a command that has one)."""
     try:
         import fcntl
     except ImportError:   # Windows has no flock: there, one writer per folder is the user's care
@@ -36,7 +38,7 @@ def folder_lock(folder: str | Path, what: str) -> Iterator[None]:
         except BlockingIOError:
             holder = os.read(fd, 300).decode(errors="replace").strip() or "another process"
             raise ConfigError(f"{folder} is in use by {holder}: wait for it to end (or stop "
-                              "it), then run this again; or choose another --out") from None
+                              f"it), then run this again{elsewhere}") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"`{what}` (pid {os.getpid()})".encode())
         yield

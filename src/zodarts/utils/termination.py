@@ -37,6 +37,7 @@ class SigtermRaises:
 
     def __init__(self):
         self.received = False
+        self._installed = False
         self._previous = None
 
     def _raise(self, signum, frame):
@@ -46,12 +47,15 @@ class SigtermRaises:
     def __enter__(self) -> "SigtermRaises":
         if _on_main_thread():
             self._previous = signal.signal(signal.SIGTERM, self._raise)
+            self._installed = True
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
-            self._previous = None
+        if self._installed:
+            # None: the handler before was set outside Python; the default is the closest.
+            signal.signal(signal.SIGTERM,
+                          signal.SIG_DFL if self._previous is None else self._previous)
+            self._installed = False
 
 
 @contextlib.contextmanager
