@@ -52,6 +52,13 @@ def test_a_method_averages_its_searches_with_a_t_interval_over_them(table):
     assert all(width > p["mean_interval"][1] - p["mean_interval"][0] for p in each)
 
 
+def test_a_methods_interval_stays_within_what_the_quantity_can_take(table):
+    top, bottom = [rows("top", [0.95, 0.95])], [rows("bottom", [0.60, 0.60])]
+    method = method_placement(table, [top, top, bottom], ks=(1,))
+    assert method["percentile_interval"] == [0.0, 100.0]
+    assert 0.0 <= method["mean_interval"][0] and method["mean_interval"][1] <= 1.0
+
+
 def test_a_searchs_draws_are_one_unit_and_one_search_has_no_interval(table):
     draws = [rows("d0", [0.70, 0.72]), rows("d1", [0.88, 0.90])]
     method = method_placement(table, [draws], ks=(1, 10))

@@ -233,16 +233,20 @@ def method_placement(table: Table, searches: list[list[ArchRows]], metric: str =
         raise ValueError("method_placement needs at least one search with a finished seed")
     n = len(points)
 
-    def summary(values: list[float]) -> tuple[float, list[float] | None]:
+    def summary(values: list[float], low: float = -np.inf,
+                high: float = np.inf) -> tuple[float, list[float] | None]:
+        """The mean and its t interval, clipped to the range the quantity can take (with
+        three searches t's 4.3 easily reaches past a percentile of 100)."""
         mean = float(np.mean(values))
         if n < 2:
             return mean, None
         half = float(st.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / np.sqrt(n))
-        return mean, [mean - half, mean + half]
+        return mean, [max(low, mean - half), min(high, mean + half)]
 
     out: dict[str, Any] = {"searches": n}
-    out["mean"], out["mean_interval"] = summary([p["mean"] for p in points])
-    out["percentile"], out["percentile_interval"] = summary([p["percentile"] for p in points])
+    out["mean"], out["mean_interval"] = summary([p["mean"] for p in points], 0.0, 1.0)
+    out["percentile"], out["percentile_interval"] = summary([p["percentile"] for p in points],
+                                                            0.0, 100.0)
     out["minus_best_of_k"], out["minus_best_of_k_interval"] = {}, {}
     for k in ks:
         out["minus_best_of_k"][k], out["minus_best_of_k_interval"][k] = summary(
