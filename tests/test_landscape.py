@@ -235,6 +235,15 @@ def test_the_same_genotypes_on_another_dataset_and_the_cross_dataset_correlation
     assert {g.num_classes for g in theirs} == {3}             # built for the toy data
     report = write_report(other, compare=[tiny_landscape / "land"]).read_text()
     assert "## Across datasets" in report and "| 3 |" in report
+    [row] = [line for line in report.splitlines() if line.startswith(f"| {tiny_landscape}")]
+    assert row.count("|") == 9   # the 8 columns: val ACC, and this landscape's seeds (– here:
+    assert row.endswith("| – |")  # one seed each, nothing to set against)
+    # The tiny landscape (two seeds each) against the other: its seeds' own agreement is given.
+    mine = tmp_path / "land"   # a copy: the module's landscape keeps its own report
+    shutil.copytree(tiny_landscape / "land", mine)
+    back = write_report(mine, compare=[other]).read_text()
+    [row] = [line for line in back.splitlines() if line.startswith(f"| {other}")]
+    assert not row.endswith("| – |")
 
 
 def test_sampling_is_sequential_distinct_and_inside_the_band():

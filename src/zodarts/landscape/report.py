@@ -137,10 +137,17 @@ def cross_dataset(table: Table, other: Table) -> dict[str, Any]:
     common = [k for k in ours if k in theirs]
     result: dict[str, Any] = {"other": str(other.root), "dataset": other.settings.dataset,
                               "common": len(common)}
-    for metric in ("test_acc", "test_auc"):
+    for metric in ("test_acc", "test_auc", "val_acc"):
         x = np.array([ours[k].values(metric).mean() for k in common])
         y = np.array([theirs[k].values(metric).mean() for k in common])
         result[metric] = dataclasses.asdict(stats.rank_correlation(x, y, n_boot=N_BOOT))
+    # What a correlation between landscapes can be read against: how two seeds of this one
+    # rank the same architectures. Where they disagree, no other landscape can agree either.
+    both = [k for k in common if len(ours[k].values("test_acc")) >= 2]
+    if len(both) >= 3:
+        seed0, seed1 = (np.array([ours[k].values("test_acc")[i] for k in both]) for i in (0, 1))
+        result["seed_to_seed_test_acc"] = dataclasses.asdict(
+            stats.rank_correlation(seed0, seed1, n_boot=N_BOOT))
     return result
 
 
@@ -345,18 +352,28 @@ def _supernet_lines(summary: dict[str, Any]) -> list[str]:
 def _compare_lines(summary: dict[str, Any]) -> list[str]:
     if not summary.get("compare"):
         return []
+
+    def rho(c: dict[str, Any] | None, key: str = "spearman") -> str:
+        if not c:
+            return "–"
+        return f"{_signed(c[key])}{_interval(c[key + '_low'], c[key + '_high'], _signed)}"
+
     lines = ["## Across datasets", "",
-             "Rank correlation of the architectures' mean test metric here and in another "
+             "Rank correlation of the architectures' mean metric here and in another "
              "landscape over the same genotypes (their cells; stem and classifier follow each "
-             "dataset): does an architecture that is good here tend to be good there?", "",
-             "| other landscape | dataset | common | ρ test ACC | τ test ACC | ρ test AUC |",
-             "|---|---|---:|---:|---:|---:|"]
+             "dataset, or the schedule differs): does an architecture that is good here tend to "
+             "be good there? The last column reads the others: the Spearman ρ between two "
+             "retraining seeds of this landscape over the same architectures (one seed's test "
+             "ACC against another's); where seeds of one landscape do not agree, another "
+             "landscape cannot be expected to.", "",
+             "| other landscape | dataset | common | ρ test ACC | τ test ACC | ρ test AUC | "
+             "ρ val ACC | ρ test ACC, seed 0 vs 1 here |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for c in summary["compare"]:
-        a, u = c["test_acc"], c["test_auc"]
         lines.append(f"| {c['other']} | {c['dataset']} | {c['common']} | "
-                     f"{_signed(a['spearman'])}{_interval(a['spearman_low'], a['spearman_high'], _signed)} | "
-                     f"{_signed(a['kendall'])}{_interval(a['kendall_low'], a['kendall_high'], _signed)} | "
-                     f"{_signed(u['spearman'])}{_interval(u['spearman_low'], u['spearman_high'], _signed)} |")
+                     f"{rho(c['test_acc'])} | {rho(c['test_acc'], 'kendall')} | "
+                     f"{rho(c['test_auc'])} | {rho(c.get('val_acc'))} | "
+                     f"{rho(c.get('seed_to_seed_test_acc'))} |")
     return lines + [""]
 
 
