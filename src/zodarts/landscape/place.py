@@ -163,12 +163,21 @@ def read_placed(table: Table) -> list[tuple[dict[str, Any], ArchRows]]:
     return placed
 
 
-def _point(table: Table, mean: float, metric: str, ks) -> dict[str, Any]:
-    from zodarts.landscape.stats import best_of_k_curve, percentile_of
+def _reference(table: Table, metric: str, ks) -> tuple[list[float], dict[int, float]]:
+    """What a placed mean is set against: the architecture means, and random search's
+    expected best-of-K picked on validation (computed once, for every search placed)."""
+    from zodarts.landscape.stats import best_of_k_curve
 
     test = table.groups(metric)
-    best = best_of_k_curve(table.groups(metric.replace("test_", "val_")), test, ks)
-    return {"mean": mean, "percentile": percentile_of(mean, [g.mean() for g in test]),
+    return ([g.mean() for g in test],
+            best_of_k_curve(table.groups(metric.replace("test_", "val_")), test, ks))
+
+
+def _point(reference: tuple[list[float], dict[int, float]], mean: float) -> dict[str, Any]:
+    from zodarts.landscape.stats import percentile_of
+
+    arch_means, best = reference
+    return {"mean": mean, "percentile": percentile_of(mean, arch_means),
             "best_of_k": best, "minus_best_of_k": {k: mean - v for k, v in best.items()}}
 
 
@@ -184,7 +193,7 @@ def placement(table: Table, rows: ArchRows, metric: str = "test_acc", ks=KS,
     val = table.groups(metric.replace("test_", "val_"))
     mine = rows.values(metric)
     ks = [k for k in ks if k <= len(test)]
-    point = {**_point(table, float(mine.mean()), metric, ks), "seeds": len(mine)}
+    point = {**_point(_reference(table, metric, ks), float(mine.mean())), "seeds": len(mine)}
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {"mean": [], "percentile": [],
                                      **{f"minus_{k}": [] for k in ks}}
@@ -224,11 +233,12 @@ def method_placement(table: Table, searches: list[list[ArchRows]], metric: str =
     from scipy import stats as st
 
     ks = [k for k in ks if k <= len(table.groups(metric))]
+    reference = _reference(table, metric, ks)
     points = []
     for networks in searches:
         values = np.concatenate([r.values(metric) for r in networks])
         if values.size:
-            points.append(_point(table, float(values.mean()), metric, ks))
+            points.append(_point(reference, float(values.mean())))
     if not points:
         raise ValueError("method_placement needs at least one search with a finished seed")
     n = len(points)
@@ -260,10 +270,14 @@ def method_key(source: dict[str, Any]) -> tuple[str, str, str, str] | None:
     search of unknown method (a run folder without config.yaml), which is not pooled."""
     if not source.get("method"):
         return None
-    network = source.get("network") or (
-        "draw" if re.search(r"/d\d+$", source.get("label", "")) else "argmax")
-    return (source["method"], source.get("budget") or "unknown", network,
+    return (source["method"], source.get("budget") or "unknown", network_of(source),
             source.get("settings") or "unknown")
+
+
+def network_of(source: dict[str, Any]) -> str:
+    """argmax or draw; a search placed before the kind was recorded is told by its label."""
+    return source.get("network") or (
+        "draw" if re.search(r"/d\d+$", source.get("label", "")) else "argmax")
 
 
 def write_placements(table: Table, ks=KS) -> Path | None:
@@ -273,7 +287,7 @@ def write_placements(table: Table, ks=KS) -> Path | None:
     if not placed:
         return None
     result = [{"label": source["label"], "method": source.get("method"),
-               "budget": source.get("budget"), "network": source.get("network", "argmax"),
+               "budget": source.get("budget"), "network": network_of(source),
                "run": source.get("run"), "seeds": len(rows.records),
                "deeper_than_the_space": source.get("deeper_than_the_space", False),
                "test_acc": placement(table, rows, "test_acc", ks),
