@@ -10,7 +10,8 @@ import torch
 from conftest import make_npz
 from zodarts.config import make_search_config
 from zodarts.search.loop import SearchLoop, run_search
-from zodarts.search.protocol import batches_in_epoch, resolve_schedule
+from zodarts.errors import ConfigError
+from zodarts.search.protocol import batches_in_epoch, batches_per_step, resolve_schedule
 from zodarts.search.schedule import temperature_at
 from zodarts.space.decision import is_decided, margins, top2_margin
 from zodarts.space.operations import OP_NAMES
@@ -128,6 +129,87 @@ def test_the_loop_takes_the_alpha_steps_it_was_given(tmp_path):
         steps = read_jsonl(tmp_path / name / "search/steps.jsonl")
         counts.append(len(steps))
     assert counts == [5, 5]
+
+
+# ---- a length given by the user replaces the preset's (issue: --epochs past quick's length) ---
+LENGTHS = [dict(epochs=30), dict(epochs=3), dict(arch_steps=7), dict(epochs=30, arch_steps=40),
+           dict(epochs=12, arch_steps=5), dict(epochs=60, arch_steps=5),
+           dict(epochs=2, arch_steps=400), dict(epochs=30, steps_per_epoch=2),
+           dict(arch_steps=40, steps_per_epoch=3), dict(epochs=5, arch_steps=9, steps_per_epoch=2),
+           dict(steps_per_epoch=5)]
+
+
+@pytest.mark.parametrize("preset", ["tiny", "quick", "paper"])
+@pytest.mark.parametrize("length", LENGTHS, ids=lambda d: ",".join(f"{k}={v}" for k, v in
+                                                                  d.items()))
+def test_every_length_runs_every_epoch_or_is_refused_in_one_line(preset, length):
+    """Each preset with each combination of --epochs, --arch-steps and --steps-per-epoch: either
+    every epoch trains and the α steps asked for are exactly what runs, or a ConfigError says
+    which settings conflict and what would work (before any work: this is the resolution)."""
+    config = make_search_config(preset, **length)
+    try:
+        c = resolve_schedule(config, "digits", 719, 719)   # digits' search halves, batch 32
+    except ConfigError as err:
+        message = str(err)
+        assert "--epochs" in message and "--arch-steps" in message and "\n" not in message
+        assert "use at" in message
+        return
+    batches = min(719 // c.batch_size, c.steps_per_epoch or 719)
+    per_epoch = [batches_in_epoch(c, e, batches) for e in range(c.epochs)]
+    assert min(per_epoch) >= 1
+    if "epochs" in length and "arch_steps" not in length:
+        assert c.epochs == length["epochs"] and c.arch_steps is None
+    if "arch_steps" in length:
+        assert c.arch_steps == length["arch_steps"] and sum(per_epoch) == c.arch_steps * batches_per_step(c)
+    # Resolving the resolved config again (what a resume does) changes nothing.
+    again = resolve_schedule(c, "digits", 719, 719)
+    assert [batches_in_epoch(again, e, batches) for e in range(again.epochs)] == per_epoch
+
+
+def test_quick_with_more_epochs_than_alpha_steps_runs_to_the_end_and_resumes(tmp_path,
+                                                                             monkeypatch):
+    """The crash of `zodarts search --epochs 30` (quick preset): 12 epochs cut to 5 batches each
+    (α steps of 10 batches, so half the epochs hold none) run to the end; every record has its
+    training numbers and its α-step count; a run killed mid-way and resumed ends the same."""
+    from conftest import assert_same_search, search_killed_mid_run
+
+    config = make_search_config("quick", dataset="digits", epochs=12, steps_per_epoch=5, C=4,
+                                cells_per_stage=1)
+    lines = []
+    run_search(config, tmp_path / "full", progress=False, log=lines.append)
+    log = read_jsonl(tmp_path / "full/search/log.jsonl")
+    assert [r["epoch"] for r in log] == list(range(12))
+    assert all(r["train_steps"] == 5 and "train_loss" in r for r in log)
+    # 60 batches: 6 rounds of 10, less the one the size phase cuts (it starts after 25
+    # batches, at epoch 5, and begins a round of its own); half the epochs close no round.
+    assert sum(r["arch_steps"] for r in log) == 5 and min(r["arch_steps"] for r in log) == 0
+    assert sum(line.startswith("epoch ") for line in lines) == 12
+    search_killed_mid_run(config, tmp_path / "resumed", 23, monkeypatch)
+    run_search(None, tmp_path / "resumed", resume=True, progress=False, log=None)
+    assert_same_search(tmp_path / "full", tmp_path / "resumed", 12)
+
+
+def test_both_lengths_spread_the_alpha_steps_over_the_epochs(tmp_path):
+    config = make_search_config("quick", dataset="digits", epochs=12, arch_steps=5, C=4,
+                                cells_per_stage=1)
+    run_search(config, tmp_path / "run", progress=False, log=None)
+    log = read_jsonl(tmp_path / "run/search/log.jsonl")
+    # Fewer α steps than epochs: the 50 batches themselves are spread, rounds straddle epochs.
+    assert [r["train_steps"] for r in log] == [4, 4, 4, 4, 4, 5] * 2
+    assert sum(r["arch_steps"] for r in log) == 5
+    # As many α steps as epochs or more: whole rounds per epoch, none cut by the size phase.
+    config = make_search_config("quick", dataset="digits", epochs=3, arch_steps=5, C=4,
+                                cells_per_stage=1)
+    run_search(config, tmp_path / "rounds", progress=False, log=None)
+    log = read_jsonl(tmp_path / "rounds/search/log.jsonl")
+    assert [r["train_steps"] for r in log] == [10, 20, 20]
+    assert [r["arch_steps"] for r in log] == [1, 2, 2]
+
+
+def test_an_epoch_line_never_assumes_a_key():
+    from zodarts.search.loop import _epoch_line
+    line = _epoch_line({"epoch": 3, "phase": 1}, 10, None)
+    assert line.startswith("epoch 4/10 phase 1") and "train loss -" in line
 
 
 # ---- --until-decided ------------------------------------------------------------------------

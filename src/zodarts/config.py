@@ -226,20 +226,27 @@ def make_search_config(preset: str | None = None, **overrides: Any) -> SearchCon
 
     The preset's method options apply only to a method that has them (``tiny`` shortens every
     family's inner loops), while options given in ``overrides`` stay strict: an unknown one is
-    an error when the search starts. ``arch_steps`` given without ``epochs`` sets the search
-    length, whatever the preset's epochs.
+    an error when the search starts. The length the user gives replaces the preset's:
+    ``arch_steps`` alone sets it in α steps (whatever the preset's epochs), ``epochs`` alone in
+    epochs (whatever the preset's α steps), both spread the α steps over the epochs
+    (``search.protocol.resolve_schedule``).
     """
     from zodarts.search.registry import option_names
 
     user_options = overrides.pop("options", None) or {}
-    length_by_steps = overrides.get("arch_steps") is not None and overrides.get("epochs") is None
+    steps_given = overrides.get("arch_steps") is not None
+    epochs_given = overrides.get("epochs") is not None
     config = make_config(SearchConfig, SEARCH_PRESETS, preset, **overrides)
-    if length_by_steps:
+    if steps_given and not epochs_given:
         # The search's length now follows the data: so do its phases, unless set explicitly.
         config.epochs = None
-        for name in ("size_search_start", "temp_decay_every", "steps_per_epoch"):
+        for name in ("size_search_start", "temp_decay_every"):
             if overrides.get(name) is None:
                 setattr(config, name, None)
+    if steps_given and overrides.get("steps_per_epoch") is None:
+        config.steps_per_epoch = None   # the user's length, not the preset's cap, decides
+    if epochs_given and not steps_given:
+        config.arch_steps = None        # the epochs given are the length, not the preset's steps
     known = option_names(config.method)
     config.options = {k: v for k, v in config.options.items() if k in known}
     config.options.update(user_options)

@@ -184,9 +184,13 @@ class SearchLoop:
         finally:
             bar.close()
         # Per-step diagnostics (MGS's ESS, ZO's D, ...) beside the epoch means.
-        for step, arch_stats in meter.arch_steps():
+        arch_steps = meter.arch_steps()
+        for step, arch_stats in arch_steps:
             append_jsonl(self.paths.arch_steps, {"epoch": epoch, "step": step, **arch_stats})
-        return meter.means()
+        means = {"train_steps": steps, **meter.means()}
+        if self.searcher_cls.uses_alpha:  # a round of M batches may straddle a short epoch
+            means["arch_steps"] = len(arch_steps)
+        return means
 
     def _check(self, meter: "StepStats", epoch: int) -> None:
         bad = meter.first_nonfinite()
@@ -346,11 +350,19 @@ class _Stream:
 
 
 def _epoch_line(r: dict, epochs: int, budget) -> str:
+    """The epoch's log line; a value the record lacks (an epoch without a training step, a
+    record of an older version) prints as a dash rather than failing the search."""
+    def value(key: str, spec: str = ".3f") -> str:
+        v = r.get(key)
+        return "-" if v is None else format(v, spec)
+
     band = "" if budget is None else f" band [{budget[0]:,.0f}, {budget[1]:,.0f}]"
-    return (f"epoch {r['epoch'] + 1}/{epochs} phase {r['phase']} T={r['temperature']:.3g} "
-            f"train loss {r['train_loss']:.3f} acc {r['train_acc']:.3f} | "
-            f"val loss {r['val_loss']:.3f} acc {r['val_acc']:.3f} | "
-            f"E[params] {r['expected_params']:,.0f}{band} | {r['seconds']:.1f}s")
+    steps = "" if r.get("arch_steps") is None else f" | {r['arch_steps']} α steps"
+    return (f"epoch {r['epoch'] + 1}/{epochs} phase {r['phase']} T={value('temperature', '.3g')} "
+            f"train loss {value('train_loss')} acc {value('train_acc')} | "
+            f"val loss {value('val_loss')} acc {value('val_acc')} | "
+            f"E[params] {value('expected_params', ',.0f')}{band}{steps} | "
+            f"{value('seconds', '.1f')}s")
 
 
 def load_search(run_dir: str | Path, device: str | None = None) -> SearchLoop:
@@ -368,6 +380,13 @@ def load_search(run_dir: str | Path, device: str | None = None) -> SearchLoop:
     return loop
 
 
+def check_fresh(paths: RunPaths) -> None:
+    """A new search must not write into a folder that holds one."""
+    if paths.config.exists():
+        raise ConfigError(f"{paths.root} already holds a search; continue it with --resume or "
+                          "choose another --out")
+
+
 def run_search(config: SearchConfig | None, out: str | Path, resume: bool = False,
                progress: bool = True, log: Callable[[str], None] | None = _stderr,
                on_epoch: Callable[[dict], None] | None = None) -> SearchResult:
@@ -382,9 +401,8 @@ def run_search(config: SearchConfig | None, out: str | Path, resume: bool = Fals
             raise ConfigError(f"nothing to resume in {paths.root}: no search was started there "
                               f"({paths.config} does not exist); run without --resume")
         config = load_config(SearchConfig, paths.config)
-    elif paths.config.exists():
-        raise ConfigError(f"{paths.root} already holds a search; continue it with --resume or "
-                          "choose another --out")
+    else:
+        check_fresh(paths)
     # A bad config fails before the folder exists.
     loop = SearchLoop(config, out, progress, log, on_epoch)
     ensure_writable(paths.root)

@@ -71,27 +71,72 @@ def resolve_schedule(config: SearchConfig, dataset: str, weight_images: int, arc
     """A copy of ``config`` with the batch size, epochs and phase epochs fixed for the data.
 
     ``dataset`` is the loaded dataset's name; ``weight_images`` and ``arch_images`` are the
-    sizes of the two halves of the search split.
+    sizes of the two halves of the search split. The search's length:
+
+    * ``epochs`` alone: that many epochs of up to ``steps_per_epoch`` batches each;
+    * ``arch_steps`` alone: that many α steps; the epochs follow from the data (each at most
+      the whole weights half, or ``steps_per_epoch``);
+    * both: the α steps' batches spread evenly over the epochs (:func:`batches_in_epoch`). A
+      combination that leaves an epoch without a training batch, or needs more batches in an
+      epoch than it has, is refused here, before any work: an epoch that trains nothing is not
+      an epoch.
     """
     c = dataclasses.replace(config, options=dict(config.options))
     batch = c.batch_size or paper_batch(dataset, weight_images, PAPER_SEARCH_BATCH)
     c.batch_size = fit_batch(batch, min(weight_images, arch_images), "search",
                              f"each half of {dataset}'s search split")
-    if c.epochs is None:
-        # Epochs of at most the whole weights half, and batches per epoch evened out so that
-        # the search takes arch_steps α steps (to within a round), whatever the dataset's size.
-        batches = weight_images // c.batch_size
-        if c.steps_per_epoch:
-            batches = min(batches, c.steps_per_epoch)
-        cls = get_searcher(c.method)
-        total = c.arch_steps * cls.batches_per_arch_step(cls.parse_options(c.options))
-        c.epochs = max(1, math.ceil(total / batches))
-        c.steps_per_epoch = min(batches, math.ceil(total / c.epochs))
-        # No epoch left empty; the last one takes only what is left (``batches_in_epoch``).
-        c.epochs = math.ceil(total / c.steps_per_epoch)
+    batches = weight_images // c.batch_size
+    if c.steps_per_epoch:
+        batches = min(batches, c.steps_per_epoch)
+    if c.arch_steps is not None:
+        per_step = batches_per_step(c)
+        if c.epochs is None:
+            c.epochs = max(1, (math.ceil(c.arch_steps / (batches // per_step))
+                               if batches >= per_step else
+                               math.ceil(c.arch_steps * per_step / batches)))
+        else:
+            check_spread(c, per_step, batches, dataset)
+        c.steps_per_epoch = max(spread(c.arch_steps, per_step, c.epochs, batches))
     if c.size_search_start is None:
         c.size_search_start = round(SIZE_PHASE_FRACTION * c.epochs)
     return c.validate()
+
+
+def batches_per_step(config: SearchConfig) -> int:
+    """Training batches per α step of the config's method (M for ZO-DARTS)."""
+    cls = get_searcher(config.method)
+    return cls.batches_per_arch_step(cls.parse_options(config.options))
+
+
+def spread(arch_steps: int, per_step: int, epochs: int, batches: int) -> list[int]:
+    """Training batches of each epoch when ``arch_steps`` α steps of ``per_step`` batches each
+    are spread evenly over ``epochs`` epochs of at most ``batches``: whole rounds per epoch
+    where they fit (no round straddles an epoch, nor so the start of the size phase, which
+    begins a new round), else the batches themselves spread evenly."""
+    def even(total: int) -> list[int]:
+        return [(e + 1) * total // epochs - e * total // epochs for e in range(epochs)]
+
+    rounds = even(arch_steps)
+    if min(rounds) >= 1 and max(rounds) * per_step <= batches:
+        return [r * per_step for r in rounds]
+    return even(arch_steps * per_step)
+
+
+def check_spread(c: SearchConfig, per_step: int, batches: int, dataset: str) -> None:
+    """Refuse epochs and α steps that cannot be spread without an empty or overfull epoch."""
+    total = c.arch_steps * per_step
+    steps = f"--arch-steps {c.arch_steps} ({total} training batches for {c.method})"
+    if total < c.epochs:
+        raise ConfigError(
+            f"--epochs {c.epochs} with {steps} would leave epochs without a training batch: "
+            f"use at most --epochs {total}, or more --arch-steps, or give only one of the two")
+    if math.ceil(total / c.epochs) > batches:
+        raise ConfigError(
+            f"--epochs {c.epochs} with {steps} needs {math.ceil(total / c.epochs)} batches per "
+            f"epoch, and an epoch of {dataset} has {batches} at batch {c.batch_size}"
+            + (" and --steps-per-epoch" if c.steps_per_epoch else "")
+            + f": use at least --epochs {math.ceil(total / batches)}, or fewer --arch-steps, "
+            "or give only one of the two")
 
 
 def fit_batch(batch: int, images: int, stage: str, where: str) -> int:
@@ -105,10 +150,9 @@ def fit_batch(batch: int, images: int, stage: str, where: str) -> int:
 
 
 def batches_in_epoch(config: SearchConfig, epoch: int, batches: int) -> int:
-    """Training batches of ``epoch``: ``batches`` (the epoch's full count, capped by
-    steps_per_epoch), except that a search sized in α steps stops at exactly that many."""
+    """Training batches of ``epoch`` of a resolved config: ``batches`` (the epoch's full count,
+    capped by steps_per_epoch), except that a search sized in α steps spreads exactly that
+    many steps' batches evenly over its epochs, none left empty (:func:`spread`)."""
     if config.arch_steps is None or config.epochs is None:
         return batches
-    cls = get_searcher(config.method)
-    total = config.arch_steps * cls.batches_per_arch_step(cls.parse_options(config.options))
-    return max(0, min(batches, total - epoch * batches))
+    return spread(config.arch_steps, batches_per_step(config), config.epochs, batches)[epoch]
