@@ -244,7 +244,7 @@ def run(dataset: str | None = None, method: str | None = None, budget: str | Non
         paths = RunPaths(out)
         _check_resume(out, searched, SearchConfig, paths.config)
         _check_preset(out, preset)
-        _check_resume(out, trained, TrainConfig, paths.train_config, prefix="train_")
+        _check_resume(out, trained, TrainConfig, paths.train_settings, prefix="train_")
         # A stage not yet started trains with the folder's preset and seed, not the defaults.
         search_config = saved_search_config(out) or search_config
     shared = {name: getattr(search_config, name) for name in SHARED if name != "dataset"}

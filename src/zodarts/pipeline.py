@@ -126,6 +126,27 @@ def finished(out: str | Path) -> bool:
         for f in derived_folders(paths.root, config))
 
 
+def planned_training(paths: RunPaths, search_config: SearchConfig, train_config: TrainConfig,
+                     resume: bool) -> TrainConfig:
+    """The retraining settings of the run in ``paths``: a new run records ``train_config``
+    before its search starts, so that a resume (which names no settings) trains as asked; a
+    resumed run trains with what it recorded (a folder of an older zodarts has no record and
+    keeps ``train_config``)."""
+    from zodarts.config import save_config
+    from zodarts.search.loop import check_fresh
+    from zodarts.search.protocol import resolve_method
+    from zodarts.utils.io import ensure_writable
+
+    if resume:
+        return (load_config(TrainConfig, paths.train_plan) if paths.train_plan.is_file()
+                else train_config)
+    check_fresh(paths)
+    resolve_method(search_config)      # a bad request fails before the folder exists
+    ensure_writable(paths.root)
+    save_config(train_config, paths.train_plan)
+    return train_config
+
+
 def run_pipeline(search_config: SearchConfig, train_config: TrainConfig, out: str | Path,
                  resume: bool = False, progress: bool = True,
                  log: Callable[[str], None] | None = _stderr, track: str | None = None,
@@ -138,6 +159,7 @@ def run_pipeline(search_config: SearchConfig, train_config: TrainConfig, out: st
 
     paths = RunPaths(out)
     config = search_config if not resume else None
+    train_config = planned_training(paths, search_config, train_config, resume)
     method = (load_config(SearchConfig, paths.config).method
               if resume and paths.config.is_file() else search_config.method)
     tracker = open_run(track, out, run_name or paths.root.name, parent_run,

@@ -22,6 +22,9 @@ class RunPaths:
     alphas = property(lambda self: self.root / "search" / "alphas.jsonl")
     arch_steps = property(lambda self: self.root / "search" / "steps.jsonl")
     search_checkpoint = property(lambda self: self.root / "search" / "checkpoint.pt")
+    # The retraining settings `zodarts run` was started with: its training stage trains with
+    # them, also after a resume that names none (train/config.yaml: a training that started).
+    train_plan = property(lambda self: self.root / "train_plan.yaml")
     train_dir = property(lambda self: self.root / "train")
     train_config = property(lambda self: self.root / "train" / "config.yaml")
     train_log = property(lambda self: self.root / "train" / "log.jsonl")
@@ -35,6 +38,12 @@ class RunPaths:
     # A drawn architecture (--derive sample) is a run folder of its own under draws/.
     draws_dir = property(lambda self: self.root / "draws")
     draw_info = property(lambda self: self.root / "draw.json")
+
+    @property
+    def train_settings(self) -> Path:
+        """Where the folder's retraining settings are: the training's own once it started,
+        else the plan `zodarts run` recorded (either may be missing)."""
+        return self.train_config if self.train_config.is_file() else self.train_plan
 
     def draw(self, index: int) -> "RunPaths":
         return RunPaths(self.root / "draws" / f"d{index}")

@@ -74,12 +74,13 @@ def explicit_train_settings(args: argparse.Namespace) -> dict:
 
 
 def check_train_resume(args: argparse.Namespace, out, prefix: str = "") -> None:
-    """Training flags on --resume must agree with the folder's train/config.yaml."""
+    """Training flags on --resume must agree with the folder's training settings
+    (train/config.yaml, or before the training started the plan `run` recorded)."""
     from zodarts.commands.common import raise_conflicts, spell_flag
     from zodarts.config import load_config, resume_conflicts
     from zodarts.rundir import RunPaths
 
-    path = RunPaths(out).train_config
+    path = RunPaths(out).train_settings
     if not path.is_file():
         return
     given = explicit_train_settings(args)
