@@ -70,17 +70,30 @@ def load_dataset(name_or_path: str | os.PathLike, data_root: str | os.PathLike |
     """Load and validate a dataset.
 
     ``name_or_path``: a registry name (``breastmnist``, ``digits``, ...; found along
-    ``data_root``, ``$MEDMNIST_ROOT``, ``~/.medmnist``), a MedMNIST-layout ``.npz`` file, or a
-    folder with one sub-folder of images per class. A registry name wins over a same-named
+    ``data_root``, ``$MEDMNIST_ROOT``, ``~/.medmnist``; a control such as
+    ``control-pathfinder`` is generated and cached), a MedMNIST-layout ``.npz`` file, or a
+    folder with one sub-folder of images per class. Any of them with ``:shuffled`` appended is
+    its negative control: train and val labels permuted (``data.controls.shuffle_labels``). A registry name wins over a same-named
     folder in the working directory; write ``./digits`` to mean the folder.
     ``check_md5=False`` skips hashing the file (``md5_status`` is then None), for large files.
     ``download=True`` fetches a missing MedMNIST file first (into ``data_root``, else the
     default root); without it a missing file is an error that says how to fetch it.
     """
+    from zodarts.data.controls import CONTROLS, control_file, shuffle_labels, split_variant
+
+    if isinstance(name_or_path, str):
+        base, shuffled = split_variant(name_or_path)
+        if shuffled:   # the negative control of any dataset
+            return shuffle_labels(load_dataset(base, data_root, size, check_md5=check_md5,
+                                               download=download))
     if isinstance(name_or_path, str) and name_or_path.lower() in REGISTRY:
         name = name_or_path.lower()
         if name == "digits":
             return load_digits()
+        if name in CONTROLS:
+            dataset = load_npz(control_file(name), name=name, check_md5=False)
+            dataset.label_names = CONTROLS[name].label_names
+            return dataset
         try:
             path = _locate(name, data_root, size)
         except DataError:

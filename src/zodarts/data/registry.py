@@ -156,6 +156,20 @@ REGISTRY: dict[str, DatasetInfo] = {info.name: info for info in (
 )}
 
 
+def _control_infos() -> list[DatasetInfo]:
+    from zodarts.data.controls import CONTROLS, SIZE, SPLIT_SIZES
+
+    return [DatasetInfo(name=c.name, task="binary" if len(c.label_names) == 2 else
+                        "multi-class", channels=1, classes=len(c.label_names),
+                        splits=dict(SPLIT_SIZES), md5=None, url=None,
+                        label_names=c.label_names, image_size=SIZE,
+                        description=f"Control (generated): {c.tests}", license="MIT (zodarts)")
+            for c in CONTROLS.values()]
+
+
+REGISTRY.update({info.name: info for info in _control_infos()})
+
+
 def get_info(name: str) -> DatasetInfo:
     """The registry entry for ``name`` (case-insensitive)."""
     try:
