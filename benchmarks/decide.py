@@ -135,21 +135,19 @@ def landscape_percentiles(trials: dict[tuple[str, str, int], dict], landscapes: 
                           ) -> None:
     """Each trial's test ACC as a percentile of the single retrainings of its dataset's
     landscape (``percentile``), where the landscape retrained with the trial's settings."""
-    from zodarts.landscape.place import comparable_training, single_run_percentile
-    from zodarts.landscape.table import read_table
+    from zodarts.config import training_difference
+    from zodarts.landscape.table import single_runs
+    from zodarts.stats import percentile_of
 
-    tables = {}
-    for folder in landscapes:
-        table = read_table(folder)
-        tables[Path(table.settings.dataset).stem] = table
+    references = {runs.dataset: runs for runs in map(single_runs, landscapes)}
     for (dataset, _, _), t in trials.items():
-        table = tables.get(dataset)
-        if table is None:
+        runs = references.get(dataset)
+        if runs is None:
             continue
-        why = comparable_training(table, t["train_config"])
+        why = training_difference(runs.train, t["train_config"])
         if why:
-            raise SystemExit(f"decide: {t['path']} cannot be placed in {table.root}: {why}")
-        t["percentile"] = single_run_percentile(table, t["acc"])
+            raise SystemExit(f"decide: {t['path']} cannot be placed in {runs.root}: {why}")
+        t["percentile"] = percentile_of(t["acc"], runs.test_acc)
 
 
 def summarise(trials: dict[tuple[str, str, int], dict]) -> dict:

@@ -190,7 +190,7 @@ def test_decide_without_a_folder_starts_nothing():
 
 def test_decide_places_each_method_in_the_datasets_landscape(tmp_path):
     from conftest import fake_landscape
-    from zodarts.landscape.stats import percentile_of
+    from zodarts.stats import percentile_of
 
     land = fake_landscape(tmp_path / "land", "digits", [[0.6, 0.7], [0.75, 0.9]],
                           {"epochs": 5, "seed": 0})

@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 from zodarts.landscape.place import method_key, method_placement, placement
-from zodarts.landscape.stats import percentile_of
 from zodarts.landscape.table import ArchRows, Table
+from zodarts.stats import percentile_of
 
 
 def rows(name: str, test_acc: list[float], val_acc: list[float] | None = None) -> ArchRows:
@@ -28,15 +28,22 @@ def table():
 
 def test_one_search_is_placed_by_its_mean_among_the_architecture_means(table):
     search = rows("s", [0.80, 0.81, 0.79])
-    p = placement(table, search, ks=(1, 10), n_boot=50)
+    p = placement(table, search, ks=(1, 10))
     assert p["percentile"] == percentile_of(0.80, table.means("test_acc"))
     assert p["minus_best_of_k"][10] == pytest.approx(0.80 - p["best_of_k"][10])
     assert p["mean_interval"][0] <= 0.80 <= p["mean_interval"][1]
+    # The mean's interval uses the landscape's pooled seed variance (σ 0.01, 80 dof), and the
+    # difference adds the reference's own error.
+    half = stats.t.ppf(0.975, 80) * np.sqrt(np.mean([np.var(a.values("test_acc"), ddof=1)
+                                                     for a in table.archs]) / 3)
+    assert p["mean_interval"][1] - 0.80 == pytest.approx(half)
+    gap = p["minus_best_of_k_interval"][10]
+    assert gap[1] - gap[0] > 2 * half and p["percentile_interval"] is None
 
 
 def test_a_method_averages_its_searches_with_a_t_interval_over_them(table):
     searches = [[rows("s0", [0.84, 0.86])], [rows("s1", [0.74, 0.76])], [rows("s2", [0.80])]]
-    each = [placement(table, s[0], ks=(1, 10), n_boot=20) for s in searches]
+    each = [placement(table, s[0], ks=(1, 10)) for s in searches]
     method = method_placement(table, searches, ks=(1, 10))
     means = [0.85, 0.75, 0.80]
     assert method["searches"] == 3

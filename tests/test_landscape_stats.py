@@ -1,4 +1,4 @@
-"""Statistics of a landscape table (``zodarts.landscape.stats``): variance split with its ICC
+"""Statistics of a landscape table (``zodarts.stats``): variance split with its ICC
 interval, exact best-of-k random search against simulation and enumeration, rank correlation,
 order statistics and percentile ranks."""
 
@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from zodarts.landscape.stats import (Interval, RankCorrelation, VarianceSplit, best_of_k,
-                                     best_of_k_curve, bootstrap_interval, order_statistics,
-                                     percentile_of, rank_correlation, variance_split)
+from zodarts.stats import (Interval, RankCorrelation, VarianceSplit, architecture_quantiles,
+                           best_of_k,
+                           best_of_k_curve, bootstrap_interval,
+                           percentile_of, rank_correlation, variance_split)
 
 SIGMA_ARCH, SIGMA_SEED = 0.03, 0.02
 TRUE_ICC = SIGMA_ARCH**2 / (SIGMA_ARCH**2 + SIGMA_SEED**2)
@@ -141,14 +142,14 @@ def _tied_table(n_archs: int, seeds, rng: np.random.Generator):
 @pytest.mark.parametrize("k", [1, 3, 8])
 def test_best_of_k_matches_simulation_with_ties(k):
     val, test = _tied_table(8, 3, np.random.default_rng(10))
-    exact = best_of_k(val, test, k)
+    exact = best_of_k(val, test, k, held_out=False)
     mean, se = _simulate_best_of_k(val, test, k, draws=200_000, seed=100 + k)
     assert abs(exact - mean) < 3 * se
 
 
 def test_best_of_k_matches_simulation_unbalanced():
     val, test = _tied_table(8, [1, 3, 2, 3, 1, 2, 3, 2], np.random.default_rng(11))
-    exact = best_of_k(val, test, 4)
+    exact = best_of_k(val, test, 4, held_out=False)
     mean, se = _simulate_best_of_k(val, test, 4, draws=200_000, seed=7)
     assert abs(exact - mean) < 3 * se
 
@@ -156,34 +157,38 @@ def test_best_of_k_matches_simulation_unbalanced():
 def test_best_of_k_matches_enumeration():
     rng = np.random.default_rng(12)
     val, test = _tied_table(4, 2, rng)
-    assert best_of_k(val, test, 2) == pytest.approx(_enumerate_best_of_k(val, test, 2),
+    assert best_of_k(val, test, 2, held_out=False) == pytest.approx(
+        _enumerate_best_of_k(val, test, 2),
                                                     abs=1e-12)
     for k in (1, 2, 3, 4):  # unbalanced seeds, every k
         val, test = _tied_table(4, [1, 3, 2, 2], rng)
-        assert best_of_k(val, test, k) == pytest.approx(_enumerate_best_of_k(val, test, k),
-                                                        abs=1e-12)
+        assert best_of_k(val, test, k, held_out=False) == pytest.approx(
+            _enumerate_best_of_k(val, test, k), abs=1e-12)
 
 
 def test_best_of_k_mixed_ties_and_chunking(monkeypatch):
     """Candidates with and without tied rivals get different quadrature sizes and land in
     different chunks; a tiny chunk budget must not change the result."""
-    from zodarts.landscape import stats
+    from zodarts.stats import selection
     rng = np.random.default_rng(18)
     val = [np.array([1.0, rng.normal()]), np.array([1.0, 2.0]), rng.normal(size=2),
            np.array([2.0, rng.normal()]), rng.normal(size=3), np.array([1.0])]
     test = [rng.normal(size=v.size) for v in val]
     expected = {k: _enumerate_best_of_k(val, test, k) for k in range(1, 7)}
     for k in range(1, 7):
-        assert best_of_k(val, test, k) == pytest.approx(expected[k], abs=1e-12)
-    monkeypatch.setattr(stats, "_CHUNK_ELEMENTS", 1)
+        assert best_of_k(val, test, k, held_out=False) == pytest.approx(expected[k], abs=1e-12)
+    monkeypatch.setattr(selection, "_CHUNK_ELEMENTS", 1)
     for k in range(1, 7):
-        assert best_of_k(val, test, k) == pytest.approx(expected[k], abs=1e-12)
+        assert best_of_k(val, test, k, held_out=False) == pytest.approx(expected[k], abs=1e-12)
 
 
 def test_best_of_k_with_one_draw_is_the_mean_of_architecture_means():
     val, test = _tied_table(6, [3, 1, 2, 3, 3, 2], np.random.default_rng(13))
-    assert best_of_k(val, test, 1) == pytest.approx(np.mean([t.mean() for t in test]),
-                                                    abs=1e-12)
+    assert best_of_k(val, test, 1, held_out=False) == pytest.approx(
+        np.mean([t.mean() for t in test]), abs=1e-12)
+    # Held out, an architecture needs a second seed to be scored: the one-seed one drops out.
+    assert best_of_k(val, test, 1) == pytest.approx(
+        np.mean([t.mean() for t in test if t.size >= 2]), abs=1e-12)
 
 
 def test_best_of_k_all_architectures_and_distinct_values():
@@ -191,8 +196,8 @@ def test_best_of_k_all_architectures_and_distinct_values():
     val = [rng.normal(size=3) for _ in range(5)]
     test = [v * 10 for v in val]
     # k = N with one seed each and distinct values: the keep-probabilities are still exact.
-    assert best_of_k(val, test, 5) == pytest.approx(_enumerate_best_of_k(val, test, 5),
-                                                    abs=1e-12)
+    assert best_of_k(val, test, 5, held_out=False) == pytest.approx(
+        _enumerate_best_of_k(val, test, 5), abs=1e-12)
 
 
 def test_best_of_k_large_table_is_fast_and_consistent():
@@ -267,36 +272,46 @@ def test_rank_correlation_drops_nans_and_small_samples():
     assert small.spearman is None and small.kendall_high is None and small.kendall_p is None
 
 
+def test_held_out_best_of_k_matches_enumeration():
+    """Held out, the pick is scored by its architecture's other runs: enumerate every k-subset
+    and seed choice with that score."""
+    rng = np.random.default_rng(13)
+    for seeds in (2, [2, 3, 2, 4]):
+        val, test = _tied_table(4, seeds, rng)
+        scores = [(t.sum() - t) / (t.size - 1) for t in test]
+        for k in (1, 2, 3, 4):
+            assert best_of_k(val, test, k) == pytest.approx(
+                _enumerate_best_of_k(val, scores, k), abs=1e-12)
+
+
 # ---------------------------------------------------------------------------------------------
-# order_statistics, percentile_of, bootstrap_interval
+# architecture_quantiles, percentile_of, bootstrap_interval
 
 
-def test_order_statistics_with_one_clear_winner():
+def test_architecture_quantiles_with_one_clear_winner():
     rng = np.random.default_rng(30)
     groups = [rng.normal(0.7, 0.01, size=3) for _ in range(30)]
     groups[7] = rng.normal(0.9, 0.01, size=3)
-    out = order_statistics(groups, n_boot=1000, seed=0)
+    out = architecture_quantiles(groups, n_boot=1000, seed=0)
     assert set(out) == {"best", "top10", "median", "worst"}
     assert all(isinstance(v, Interval) for v in out.values())
-    assert out["best"].value == pytest.approx(groups[7].mean())
-    assert out["best"].low <= out["best"].value <= out["best"].high
-    assert out["worst"].value <= out["median"].value <= out["top10"].value <= out["best"].value
     means = sorted(g.mean() for g in groups)
+    assert out["best"].value == pytest.approx(groups[7].mean())
     assert out["worst"].value == pytest.approx(means[0])
     assert out["median"].value == pytest.approx(np.median(means))
     assert out["top10"].value == pytest.approx(np.mean(means[-3:]))
-    for iv in out.values():
-        assert iv.low <= iv.high
+    assert out["median"].low <= out["median"].value <= out["median"].high
+    assert all(math.isnan(out[n].low) for n in ("best", "top10", "worst"))
 
 
-def test_order_statistics_unbalanced_and_errors():
+def test_architecture_quantiles_unbalanced_and_errors():
     groups = [np.array([0.5]), np.array([0.6, 0.7, np.nan]), np.array([0.9, 0.8])]
-    out = order_statistics(groups, n_boot=200)
+    out = architecture_quantiles(groups, n_boot=200)
     assert out["best"].value == pytest.approx(0.85)
     assert out["top10"].value == pytest.approx(0.85)   # at least one architecture
-    assert 0.5 <= out["worst"].low <= out["best"].high <= 0.9
+    assert 0.5 <= out["median"].low <= out["median"].high <= 0.85 + 1e-12
     with pytest.raises(ValueError):
-        order_statistics([np.array([np.nan]), []])
+        architecture_quantiles([np.array([np.nan]), []])
 
 
 @pytest.mark.parametrize("value, population, expected", [
@@ -336,15 +351,15 @@ def test_held_out_best_is_free_of_the_winners_curse():
     """Where architectures do not matter (every value noise around 0.8), the best mean is
     biased upwards, while the best judged on held-out seeds stays at the truth; where one
     architecture is clearly better, the held-out best finds it."""
-    from zodarts.landscape.stats import held_out_best, order_statistics
+    from zodarts.stats import architecture_quantiles, held_out_best
 
     rng = np.random.default_rng(3)
     flat = [0.8 + 0.02 * rng.standard_normal(3) for _ in range(200)]
-    assert order_statistics(flat, n_boot=50)["best"].value > 0.82
-    held = held_out_best(flat, n_boot=200)
+    assert architecture_quantiles(flat, n_boot=50)["best"].value > 0.82
+    held = held_out_best(flat)
     assert abs(held.value - 0.8) < 0.01 and held.low < 0.8 < held.high
     peaked = [0.8 + 0.02 * rng.standard_normal(3) for _ in range(50)]
     peaked[7] = 0.95 + 0.005 * rng.standard_normal(3)
-    assert held_out_best(peaked, n_boot=50).value == pytest.approx(peaked[7].mean(), abs=0.01)
+    assert held_out_best(peaked).value == pytest.approx(peaked[7].mean(), abs=0.01)
     with pytest.raises(ValueError):
         held_out_best([np.array([0.8])])

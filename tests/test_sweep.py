@@ -475,7 +475,7 @@ def test_drawn_networks_count_like_seeds_and_the_headline_is_given_both_ways(tmp
 
 def test_sweep_report_places_each_network_in_a_landscape_of_the_same_retraining(tmp_path):
     from conftest import fake_landscape
-    from zodarts.landscape.stats import percentile_of
+    from zodarts.stats import percentile_of
 
     train = {"epochs": 40, "lr": 0.1, "seed": 0}
     land = fake_landscape(tmp_path / "land", "breastmnist",

@@ -302,6 +302,19 @@ def _same(name: str, value: Any, held: Any) -> bool:
     return value == held
 
 
+def training_difference(ours: dict[str, Any], theirs: dict[str, Any]) -> str | None:
+    """Why a retraining with settings ``theirs`` cannot be compared with one with ``ours``
+    (both TrainConfig dicts), or None: every setting but the seed, the data's location, the
+    device and the width agrees."""
+    for key in sorted(set(ours) | set(theirs)):
+        if key in ("seed", "data_root", "dataset", "device", "C"):
+            continue
+        if ours.get(key) != theirs.get(key):
+            return (f"retrained with other settings ({key}: {theirs.get(key)!r}, the "
+                    f"landscape's {ours.get(key)!r})")
+    return None
+
+
 def replace(config: Any, **changes: Any):
     return dataclasses.replace(config, **changes)
 

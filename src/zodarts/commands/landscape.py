@@ -129,4 +129,17 @@ def run(args) -> int:
               file=sys.stderr)
     print(f"landscape: {len(result.outcomes) - len(result.failed)} architecture(s) trained now, "
           f"{len(result.failed)} failed; report: {result.report}")
+    print(verdict_text(result.report))
     return 1 if result.failed else 0
+
+
+def verdict_text(report) -> str:
+    """The report's verdict paragraph as plain text (the command's last lines)."""
+    import json
+    import textwrap
+
+    from zodarts.landscape.verdict import verdict_lines
+
+    summary = json.loads((report.parent / "summary.json").read_text())
+    text = " ".join(verdict_lines(summary, str(report.parent.parent))).replace("**", "")
+    return textwrap.fill(text.replace("`", ""), width=100)

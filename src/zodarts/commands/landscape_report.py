@@ -21,7 +21,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from zodarts.commands.landscape import verdict_text
     from zodarts.landscape.report import write_report
 
-    print(f"report: {write_report(args.landscape, compare=args.compare)}")
+    report = write_report(args.landscape, compare=args.compare)
+    print(f"report: {report}")
+    print(verdict_text(report))
     return 0

@@ -20,7 +20,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from zodarts.landscape.table import single_runs
     from zodarts.sweep.report import write_report
 
-    print(f"report: {write_report(args.sweep_dir, args.landscape)}")
+    references = [single_runs(folder) for folder in args.landscape]
+    print(f"report: {write_report(args.sweep_dir, references)}")
     return 0

@@ -4,8 +4,9 @@ Each searched genotype (of a run folder, or of every trial of a sweep folder on 
 dataset) is retrained exactly as the landscape's architectures were: the same retraining
 settings, the same seeds, the landscape's width C. Its mean over those seeds is then placed among
 the landscape's architecture means (its percentile), and set against what random search is
-expected to reach with K candidates picked on validation (``stats.best_of_k``). Intervals come
-from a bootstrap over the placed genotype's seeds and the landscape's architectures and seeds.
+expected to reach with K candidates picked on validation and retrained (``stats.reference``):
+the same kind of number on both sides, means of fresh retrainings. The intervals are t
+intervals with the landscape's pooled seed variance (``zodarts.stats.selection``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from zodarts.utils.io import atomic_write_text
 SOURCE = "source.json"
 PLACEMENT = "placement.json"
 KS = (1, 5, 10, 50)
-BOOTSTRAP = 300
 
 
 METHODS = "by_method.json"
@@ -163,58 +163,41 @@ def read_placed(table: Table) -> list[tuple[dict[str, Any], ArchRows]]:
     return placed
 
 
-def _reference(table: Table, metric: str, ks) -> tuple[list[float], dict[int, float]]:
-    """What a placed mean is set against: the architecture means, and random search's
-    expected best-of-K picked on validation (computed once, for every search placed)."""
-    from zodarts.landscape.stats import best_of_k_curve
+def _reference(table: Table, metric: str, ks) -> dict[str, Any]:
+    """What a placed mean is set against (computed once for every search placed): the
+    architecture means, random search's expected best-of-K picked on validation and retrained,
+    and the pooled seed variance."""
+    from zodarts.stats import reference, seed_noise
 
     test = table.groups(metric)
-    return ([g.mean() for g in test],
-            best_of_k_curve(table.groups(metric.replace("test_", "val_")), test, ks))
+    sigma2, dof = seed_noise(test)
+    return {"means": [g.mean() for g in test],
+            "best": reference(table.groups(metric.replace("test_", "val_")), test, ks),
+            "sigma2": sigma2, "dof": dof}
 
 
-def _point(reference: tuple[list[float], dict[int, float]], mean: float) -> dict[str, Any]:
-    from zodarts.landscape.stats import percentile_of
+def _point(ref: dict[str, Any], values: np.ndarray) -> dict[str, Any]:
+    from zodarts.stats import percentile_of, placed_mean
 
-    arch_means, best = reference
-    return {"mean": mean, "percentile": percentile_of(mean, arch_means),
-            "best_of_k": best, "minus_best_of_k": {k: mean - v for k, v in best.items()}}
+    mean = placed_mean(values, ref["sigma2"], ref["dof"])
+    gaps = {k: mean.minus(best) for k, best in ref["best"].items()}
+    return {"mean": mean.value, "mean_interval": [mean.low, mean.high],
+            "percentile": percentile_of(mean.value, ref["means"]), "percentile_interval": None,
+            "best_of_k": {k: best.value for k, best in ref["best"].items()},
+            "best_of_k_interval": {k: [best.low, best.high] for k, best in ref["best"].items()},
+            "minus_best_of_k": {k: gap.value for k, gap in gaps.items()},
+            "minus_best_of_k_interval": {k: [gap.low, gap.high] for k, gap in gaps.items()}}
 
 
-def placement(table: Table, rows: ArchRows, metric: str = "test_acc", ks=KS,
-              n_boot: int = BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
-    """The placed genotype's mean ``metric``, its percentile among the landscape's architecture
-    means, and its difference to random search's expected best-of-K (picked on the matching
-    validation metric), each with a 95% bootstrap interval: architectures and their seeds
-    resampled (two levels), and the placed genotype's seeds."""
-    from zodarts.landscape.stats import best_of_k_curve, percentile_of
-
-    test = table.groups(metric)
-    val = table.groups(metric.replace("test_", "val_"))
-    mine = rows.values(metric)
-    ks = [k for k in ks if k <= len(test)]
-    point = {**_point(_reference(table, metric, ks), float(mine.mean())), "seeds": len(mine)}
-    rng = np.random.default_rng(seed)
-    draws: dict[str, list[float]] = {"mean": [], "percentile": [],
-                                     **{f"minus_{k}": [] for k in ks}}
-    for _ in range(n_boot):
-        archs = rng.integers(0, len(test), len(test))
-        within = [rng.integers(0, len(test[i]), len(test[i])) for i in archs]
-        boot_test = [test[i][j] for i, j in zip(archs, within)]
-        boot_val = [val[i][j] for i, j in zip(archs, within)]
-        m = float(rng.choice(mine, len(mine)).mean())
-        draws["mean"].append(m)
-        draws["percentile"].append(percentile_of(m, [g.mean() for g in boot_test]))
-        for k, expected in best_of_k_curve(boot_val, boot_test, ks).items():
-            draws[f"minus_{k}"].append(m - expected)
-
-    def interval(values: list[float]) -> list[float]:
-        return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
-
-    point["mean_interval"] = interval(draws["mean"])
-    point["percentile_interval"] = interval(draws["percentile"])
-    point["minus_best_of_k_interval"] = {k: interval(draws[f"minus_{k}"]) for k in ks}
-    return point
+def placement(table: Table, rows: ArchRows, metric: str = "test_acc", ks=KS) -> dict[str, Any]:
+    """The placed genotype's mean ``metric`` (its seeds), its percentile among the landscape's
+    architecture means (where it falls: descriptive, no interval), and its difference to random
+    search's expected best-of-K (picked on the matching validation metric, scored on held-out
+    seeds), each difference with a 95% t interval: the placed mean's error (the landscape's
+    pooled seed variance over its seeds) and the reference's, independent, added."""
+    ks = [k for k in ks if k <= len(table.groups(metric))]
+    values = rows.values(metric)
+    return {**_point(_reference(table, metric, ks), values), "seeds": int(values.size)}
 
 
 def method_placement(table: Table, searches: list[list[ArchRows]], metric: str = "test_acc",
@@ -224,42 +207,31 @@ def method_placement(table: Table, searches: list[list[ArchRows]], metric: str =
 
     A search is one unit however many networks it gave (its argmax, or its draws pooled with
     their seeds): the search seed is what varies between a method's outcomes. The 95% interval
-    is Student's t over the searches (n − 1 degrees of freedom; none below two searches). With
-    the few searches a method gets here a bootstrap's percentile interval would be about
-    [min, max] and cover far less than 95%; the t interval is wide when n is small, as it
-    should be. Each search's mean already carries its retraining seeds' noise, so the spread
-    between searches includes it; the landscape's own uncertainty (the best-of-K reference) is
-    left out, being the same for every method."""
-    from scipy import stats as st
+    is Student's t over the searches (n − 1 degrees of freedom; none below two searches),
+    clipped to the range the quantity can take. With the few searches a method gets here a
+    bootstrap's percentile interval would be about [min, max] and cover far less than 95%; the
+    t interval is wide when n is small, as it should be. Each search's mean already carries its
+    retraining seeds' noise, so the spread between searches includes it; the landscape's own
+    uncertainty (the best-of-K reference) is left out, being the same for every method."""
+    from zodarts.stats import t_interval
 
     ks = [k for k in ks if k <= len(table.groups(metric))]
-    reference = _reference(table, metric, ks)
+    ref = _reference(table, metric, ks)
     points = []
     for networks in searches:
         values = np.concatenate([r.values(metric) for r in networks])
         if values.size:
-            points.append(_point(reference, float(values.mean())))
+            points.append(_point(ref, values))
     if not points:
         raise ValueError("method_placement needs at least one search with a finished seed")
-    n = len(points)
-
-    def summary(values: list[float], low: float = -np.inf,
-                high: float = np.inf) -> tuple[float, list[float] | None]:
-        """The mean and its t interval, clipped to the range the quantity can take (with
-        three searches t's 4.3 easily reaches past a percentile of 100)."""
-        mean = float(np.mean(values))
-        if n < 2:
-            return mean, None
-        half = float(st.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / np.sqrt(n))
-        return mean, [max(low, mean - half), min(high, mean + half)]
-
-    out: dict[str, Any] = {"searches": n}
-    out["mean"], out["mean_interval"] = summary([p["mean"] for p in points], 0.0, 1.0)
-    out["percentile"], out["percentile_interval"] = summary([p["percentile"] for p in points],
-                                                            0.0, 100.0)
+    out: dict[str, Any] = {"searches": len(points)}
+    out["mean"], out["mean_interval"] = t_interval([p["mean"] for p in points], low=0.0,
+                                                   high=1.0)
+    out["percentile"], out["percentile_interval"] = t_interval(
+        [p["percentile"] for p in points], low=0.0, high=100.0)
     out["minus_best_of_k"], out["minus_best_of_k_interval"] = {}, {}
     for k in ks:
-        out["minus_best_of_k"][k], out["minus_best_of_k_interval"][k] = summary(
+        out["minus_best_of_k"][k], out["minus_best_of_k_interval"][k] = t_interval(
             [p["minus_best_of_k"][k] for p in points])
     return out
 
@@ -314,22 +286,3 @@ def write_placements(table: Table, ks=KS) -> Path | None:
             "test_auc": method_placement(table, searches, "test_auc", ks)})
     atomic_write_text(table.root / PLACED / METHODS, json.dumps(by_method, indent=1) + "\n")
     return path
-
-
-def single_run_percentile(table: Table, value: float, metric: str = "test_acc") -> float:
-    """A single retraining's ``metric`` among the landscape's single retrainings: how a sweep
-    trial (one seed) compares with a random architecture trained once."""
-    from zodarts.landscape.stats import percentile_of
-    return percentile_of(value, np.concatenate(table.groups(metric)))
-
-
-def comparable_training(table: Table, train_config: dict[str, Any]) -> str | None:
-    """Why a run's retraining cannot be compared with the landscape's (None: it can)."""
-    ours = table.settings.train
-    for key in sorted(set(ours) | set(train_config)):
-        if key in ("seed", "data_root", "dataset", "device", "C"):
-            continue
-        if ours.get(key) != train_config.get(key):
-            return f"retrained with other settings ({key}: {train_config.get(key)!r}, the " \
-                   f"landscape's {ours.get(key)!r})"
-    return None

@@ -100,8 +100,8 @@ def rank_supernet(table: Table, run_dir: str | Path, label: str | None = None,
 
     from zodarts.config import SearchConfig, load_config
     from zodarts.landscape.place import run_label
-    from zodarts.landscape.stats import rank_correlation
     from zodarts.rundir import RunPaths
+    from zodarts.stats import rank_correlation
 
     run_dir = Path(run_dir)
     label = label or run_label(run_dir)

@@ -207,6 +207,17 @@ def read_table(root: str | Path) -> Table:
     return Table(root, settings, archs)
 
 
+def single_runs(root: str | Path):
+    """A landscape as the sweep report places networks in it: its single retrainings' test ACC
+    and its retraining settings."""
+    from zodarts.sweep.summary import SingleRuns
+
+    table = read_table(root)
+    values = np.concatenate(table.groups("test_acc")) if table.complete() else np.array([])
+    return SingleRuns(Path(table.settings.dataset).stem, str(table.root), values,
+                      dict(table.settings.train))
+
+
 def proxy_names(table: Table) -> list[str]:
     names: dict[str, None] = {}
     for a in table.archs:

@@ -11,14 +11,14 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from zodarts.report.markdown import fmt_count, fmt_seconds
 from zodarts.sweep import plots
 from zodarts.sweep.summary import (COST_BASELINE, DARTS_FAMILY, FLAGSHIP, METRICS,
                                    RESNET18_28, RESNET18_28_PARAMS, RESNET18_SOURCE,
                                    SELECTION_LABELS, CellSummary, Headline, Stat,
-                                   SweepSummary, summarise)
+                                   SingleRuns, SweepSummary, summarise)
 from zodarts.utils.io import atomic_write_text
 
 REPORT = "report.md"
@@ -277,7 +277,7 @@ def to_json(summary: SweepSummary) -> dict:
                                    if d in summary.datasets()}}}
 
 
-def write_report(root: str | Path, landscapes: list[str | Path] = ()) -> Path:
+def write_report(root: str | Path, landscapes: Iterable[SingleRuns] = ()) -> Path:
     """Write the sweep folder's report files; returns the path of report.md. ``landscapes``:
     landscape folders of the sweep's datasets, to place each network in."""
     summary = summarise(root, landscapes)

@@ -375,33 +375,41 @@ def averages(rows: list[Headline]) -> list[Headline]:
     return out
 
 
-def place_in_landscapes(root: Path, trials: list[TrialResult], landscapes: Iterable[str | Path]
+@dataclass(frozen=True)
+class SingleRuns:
+    """What a sweep's networks are placed among: a landscape's single retrainings of one
+    dataset (``landscape.table.single_runs`` makes it), so that sweeps need nothing of the
+    landscape but these numbers."""
+
+    dataset: str
+    root: str
+    test_acc: np.ndarray
+    train: dict[str, Any]
+
+
+def place_in_landscapes(root: Path, trials: list[TrialResult], landscapes: Iterable[SingleRuns]
                         ) -> tuple[dict[str, str], list[str]]:
     """Each finished network's test ACC as a percentile of the single retrainings of its
     dataset's landscape, where the landscape retrained with the same settings; returns the
     landscapes used and the reasons of networks left out."""
-    from zodarts.config import read_yaml
-    from zodarts.landscape.place import comparable_training, single_run_percentile
-    from zodarts.landscape.table import read_table
+    from zodarts.config import read_yaml, training_difference
+    from zodarts.stats import percentile_of
 
-    tables = {}
-    for folder in landscapes:
-        table = read_table(folder)
-        tables[Path(table.settings.dataset).stem] = table
+    by_dataset = {runs.dataset: runs for runs in landscapes}
     reasons = []
     for t in trials:
-        table = tables.get(t.cell.dataset)
-        if table is None or t.status != "done" or t.test_acc is None:
+        runs = by_dataset.get(t.cell.dataset)
+        if runs is None or t.status != "done" or t.test_acc is None:
             continue
-        why = comparable_training(table, read_yaml(root / t.path / "train" / "config.yaml"))
+        why = training_difference(runs.train, read_yaml(root / t.path / "train" / "config.yaml"))
         if why:
             reasons.append(f"{t.path}: {why}")
         else:
-            t.landscape_percentile = single_run_percentile(table, t.test_acc)
-    return {d: str(t.root) for d, t in tables.items()}, reasons
+            t.landscape_percentile = percentile_of(t.test_acc, runs.test_acc)
+    return {d: runs.root for d, runs in by_dataset.items()}, reasons
 
 
-def summarise(root: str | Path, landscapes: Iterable[str | Path] = ()) -> SweepSummary:
+def summarise(root: str | Path, landscapes: Iterable[SingleRuns] = ()) -> SweepSummary:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise ConfigError(f"sweep folder {root} does not exist")
