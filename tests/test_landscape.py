@@ -60,10 +60,41 @@ def test_a_landscape_records_every_architecture_and_seed(tiny_landscape):
     rows = (root / "landscape.csv").read_text().splitlines()
     assert len(rows) == 9 and rows[0].startswith("arch,seed,val_acc")
     report = (root / "report" / "landscape.md").read_text()
+    assert report.splitlines()[2].startswith("**Verdict: ")        # the first thing said
     assert "## How much of the metric is the architecture" in report
     assert "| test ACC |" in report and "ICC" in report
+    assert "## What compute buys" in report
     for name in ("caterpillar.png", "acc_params.png", "predictors.png"):
         assert (root / "report" / name).stat().st_size > 1000
+    # Each retraining keeps its class probabilities, for the ensembles of the report.
+    with np.load(root / "archs/a0000/seed0/probabilities.npz") as kept:
+        assert kept["test"].shape == (359, 10) and kept["val"].shape == (180, 10)
+
+
+def test_a_landscape_grown_until_decided_looks_after_each_round(tmp_path, capsys):
+    """Rounds of 2 architectures up to 4: a look after each, at its planned level; the
+    command's last lines say the verdict; a rerun takes no look twice and trains nothing."""
+    root = tmp_path / "seq"
+    assert landscape(root, "--archs", "4", "--seeds", "2", "--until-verdict",
+                     "--round-archs", "2", "--train-test-every-epoch") == 0
+    out = capsys.readouterr()
+    looks = [json.loads(line) for line in (root / "verdict.jsonl").read_text().splitlines()]
+    assert [look["look"] for look in looks] in ([1], [1, 2])
+    assert looks[0]["verdict"]["confidence"] == pytest.approx(1 - 0.05 * 0.2)
+    assert "look 1/2 at 2 architectures" in out.err
+    assert "Verdict: " in out.out
+    report = (root / "report" / "landscape.md").read_text()
+    assert "## Grown until decided" in report
+    # --train-test-every-epoch keeps the paper's number beside the honest one.
+    record = json.loads((root / "archs/a0000/seed0/record.json").read_text())
+    assert record["test_max_acc"] >= record["test_acc"]
+    stamps = {p: p.stat().st_mtime_ns for p in root.rglob("record.json")}
+    assert landscape(root, "--archs", "4", "--seeds", "2", "--until-verdict",
+                     "--round-archs", "2", "--train-test-every-epoch") == 0
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("record.json")} == stamps
+    assert len((root / "verdict.jsonl").read_text().splitlines()) == len(looks)
+    # A folder grown until decided cannot be continued as one of a fixed size.
+    assert landscape(root, "--archs", "4", "--seeds", "2", "--train-test-every-epoch") == 1
 
 
 def test_a_rerun_trains_nothing_and_growing_trains_only_what_is_new(tiny_landscape, tmp_path,

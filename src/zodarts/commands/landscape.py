@@ -51,6 +51,18 @@ def register(sub) -> None:
     p.add_argument("--device", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--keep-models", action="store_true", help="keep every retraining's "
                    "checkpoints (default: deleted once its record is written)")
+    g = p.add_argument_group("growing until the verdict is decided")
+    g.add_argument("--until-verdict", action="store_true",
+                   help="grow the landscape in rounds of --round-archs architectures and stop "
+                        "at the first round whose verdict (flat / structured) is decided; "
+                        "--archs is then the most it grows to. Each look reads the ICC "
+                        "interval at its own planned level, so stopping early keeps the "
+                        "verdict's error rate (docs/methods.md)")
+    g.add_argument("--round-archs", type=int, default=10,
+                   help="architectures added per round (default 10)")
+    g.add_argument("--max-hours", type=float, metavar="H",
+                   help="with --until-verdict: no round that would end past H hours of this "
+                        "invocation (the verdict then stays undetermined)")
     add_train_arguments(p, prefix="train-")
     add_ray_arguments(p, "job")
     p.add_argument("--quiet", action="store_true", help="one log line per architecture "
@@ -102,11 +114,28 @@ def settings_from_args(args: argparse.Namespace):
         train.batch_size = min(paper_batch(loaded.name, len(loaded.splits["train"]),
                                            PAPER_TRAIN_BATCH), len(loaded.splits["train"]))
     from dataclasses import asdict
+    sequential = None
+    archs = args.archs
+    if args.until_verdict:
+        from zodarts.stats.sequential import ALPHA, LookPlan
+        if args.seeds < 2:
+            raise ConfigError("--until-verdict needs --seeds 2 or more: the verdict compares "
+                              "architectures with seed noise")
+        try:
+            LookPlan(args.round_archs, args.archs)
+        except ValueError as err:
+            raise ConfigError(f"--round-archs {args.round_archs} with --archs {args.archs}: "
+                              f"{err}") from None
+        sequential = {"round_archs": args.round_archs, "max_archs": args.archs,
+                      "alpha": ALPHA}
+        archs = args.round_archs
+    elif args.max_hours is not None:
+        raise ConfigError("--max-hours applies to --until-verdict only")
     return LandscapeSettings(dataset, data_root, args.preset, C, cells,
                              "custom" if custom else args.budget,
                              None if band is None else [float(band[0]), float(band[1])],
-                             args.sample_seed, genotypes_from, args.archs, args.seeds,
-                             asdict(train))
+                             args.sample_seed, genotypes_from, archs, args.seeds,
+                             asdict(train), sequential)
 
 
 def run(args) -> int:
@@ -119,7 +148,7 @@ def run(args) -> int:
     options = ray_options(args)
     track = tracking_uri(args)
     result = run_landscape(settings_from_args(args), args.out, options, args.keep_models,
-                           track)
+                           track, args.max_hours)
     for outcome in result.failed:
         print(f"failed {outcome.cell}: {outcome.error}", file=sys.stderr)
     if result.overhead:

@@ -223,12 +223,12 @@ def control_file(name: str) -> Path:
     path = cache_dir() / f"{name}-v{VERSION}.npz"
     if path.is_file():
         return path
+    from zodarts.utils.io import atomic_write_bytes
+
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **generate(control))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(buffer.getvalue())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buffer.getvalue())
     return path
 
 

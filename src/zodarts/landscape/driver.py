@@ -20,7 +20,7 @@ import numpy as np
 
 from zodarts.config import TrainConfig
 from zodarts.errors import ConfigError
-from zodarts.landscape.table import (ARCH_INFO, ARCHS, RECORD, LandscapeSettings, arch_id,
+from zodarts.landscape.table import (ARCH_INFO, ARCHS, LOOKS, RECORD, LandscapeSettings, arch_id,
                                      load_genotypes, read_json, read_table, save_genotypes,
                                      seed_folder, write_table)
 from zodarts.landscape.worker import ArchJob, execute_arch
@@ -201,12 +201,75 @@ def make_train_config(preset: str, dataset: str, data_root: str | None,
                        data_root=data_root, **overrides)
 
 
+def look_plan(settings: LandscapeSettings):
+    """The planned looks of a landscape grown until decided, None for one of a fixed size."""
+    from zodarts.stats.sequential import LookPlan
+
+    s = settings.sequential
+    return None if not s else LookPlan(s["round_archs"], s["max_archs"], s["alpha"])
+
+
+def grow_until_decided(root: Path, genotypes: list[Genotype], settings: LandscapeSettings,
+                       plan, options: SweepOptions, keep_models: bool, track: str | None,
+                       parent_run: str | None, max_hours: float | None
+                       ) -> tuple[list[ArchJob], list[TrialOutcome], float, float]:
+    """Train the landscape round by round, reading its verdict at each planned look (at that
+    look's level) and stopping at the first one that is decided, at the last, or when another
+    round would pass ``max_hours``. Looks already taken (a rerun) are not taken again."""
+    from zodarts.landscape.summary import task_of
+    from zodarts.stats import variance_split
+    from zodarts.stats.verdict import UNDETERMINED, primary_metric, verdict_of
+
+    looks_path = root / LOOKS
+    looks = read_jsonl(looks_path)
+    all_jobs: list[ArchJob] = []
+    all_outcomes: list[TrialOutcome] = []
+    wall, slots, began = 0.0, 1.0, time.perf_counter()
+    for index, archs in enumerate(plan.archs):
+        if index < len(looks):
+            if looks[index]["verdict"]["word"] != UNDETERMINED:
+                break
+            continue
+        settings.archs = max(settings.archs, archs)
+        settings.save(root)
+        jobs = arch_jobs(root, genotypes, settings, archs, settings.seeds, keep_models, track,
+                         parent_run)
+        outcomes, seconds, slots = run_arch_jobs(jobs, archs, options, root,
+                                                 f"landscape, look {index + 1}/"
+                                                 f"{len(plan.archs)}")
+        all_jobs += jobs
+        all_outcomes += outcomes
+        wall += seconds
+        table = read_table(root)
+        metric = primary_metric(task_of(table))
+        groups = [a.values(metric) for a in table.archs[:archs] if len(a.records) >= 2]
+        if len(groups) < 2:
+            continue
+        verdict = verdict_of(variance_split(groups), metric, plan.confidence_at(index))
+        looks.append({"look": index + 1, "planned": len(plan.archs), "time": time.time(),
+                      "verdict": verdict.to_dict()})
+        append_jsonl(looks_path, looks[-1])
+        _say(f"look {index + 1}/{len(plan.archs)} at {archs} architectures: ICC "
+             f"[{verdict.low:.3f}, {verdict.high:.3f}] at {100 * verdict.confidence:.4g}% — "
+             f"{verdict.word}")
+        if verdict.word != UNDETERMINED:
+            break
+        spent = time.perf_counter() - began
+        if max_hours is not None and spent * (index + 2) / (index + 1) > 3600 * max_hours:
+            _say(f"stopping: another round would pass --max-hours {max_hours:g} "
+                 f"({spent / 3600:.2f} h so far); the verdict stays undetermined")
+            break
+    return all_jobs, all_outcomes, wall, slots
+
+
 def run_landscape(settings: LandscapeSettings, out: str | Path,
                   options: SweepOptions = SweepOptions(), keep_models: bool = False,
-                  track: str | None = None) -> LandscapeResult:
+                  track: str | None = None, max_hours: float | None = None) -> LandscapeResult:
     """Sample (or read) the architectures, retrain what has no record, write the table and
     the report; with ``track`` (an MLflow URI, already reached) the landscape is a parent run
-    with one nested run per architecture."""
+    with one nested run per architecture. A landscape with ``settings.sequential`` grows round
+    by round until its verdict is decided (:func:`grow_until_decided`), ``max_hours`` capping
+    its time."""
     from zodarts.data import load_dataset
     from zodarts.landscape.report import write_report
     from zodarts.tracking import open_run
@@ -214,7 +277,9 @@ def run_landscape(settings: LandscapeSettings, out: str | Path,
     root = Path(out).expanduser().resolve()
     settings = check_settings(root, settings)
     dataset = load_dataset(settings.dataset, settings.data_root)
-    genotypes = architectures(settings, dataset)
+    plan = look_plan(settings)
+    genotypes = architectures(settings if plan is None else
+                              dataclasses.replace(settings, archs=plan.max_archs), dataset)
     if (root / "genotypes.json").is_file():
         held = load_genotypes(root)
         if held[:len(genotypes)] != genotypes[:len(held)]:
@@ -232,10 +297,16 @@ def run_landscape(settings: LandscapeSettings, out: str | Path,
                      if k in LandscapeSettings.FIXED}
             tracker.params(fixed)
             tracker.tags({"archs": settings.archs, "seeds": settings.seeds})
-        jobs = arch_jobs(root, genotypes, settings, settings.archs, settings.seeds, keep_models,
-                         track, tracker.run_id)
         with tracker.ending_on_error():
-            outcomes, wall, slots = run_arch_jobs(jobs, settings.archs, options, root, "landscape")
+            if plan is None:
+                jobs = arch_jobs(root, genotypes, settings, settings.archs, settings.seeds,
+                                 keep_models, track, tracker.run_id)
+                outcomes, wall, slots = run_arch_jobs(jobs, settings.archs, options, root,
+                                                      "landscape")
+            else:
+                jobs, outcomes, wall, slots = grow_until_decided(
+                    root, genotypes, settings, plan, options, keep_models, track,
+                    tracker.run_id, max_hours)
         cost = overhead(outcomes, jobs, wall, slots)
         if jobs:
             append_jsonl(root / INVOCATIONS, {"time": time.time(), "jobs": len(jobs),

@@ -145,6 +145,62 @@ def _feature_lines(summary: dict[str, Any], figure: Path | None) -> list[str]:
     return lines + [""]
 
 
+def _compute_lines(summary: dict[str, Any]) -> list[str]:
+    c = summary.get("compute")
+    if not c:
+        return []
+    ks = [str(k) for k in c["ks"]]
+    rows = c["rows"]
+    lines = ["## What compute buys", "",
+             "Test ACC at an equal number of retrainings K (the search's own cost not counted): "
+             "(a) one random architecture, trained once; (b) the best of K random architectures "
+             "picked on validation, trained again; (c) an ensemble of K seeds of one random "
+             "architecture (class probabilities averaged); (d) an ensemble of K random "
+             "architectures, one seed each; (e) each placed search, an ensemble of its K "
+             f"retrainings. {c['archs']} architectures × {c['seeds']} seeds; 95% intervals "
+             "((a), (c), (d): bootstrap over architectures; (b): t, as above). An ensemble of K "
+             "networks costs K times one network's inference.", "",
+             "| | " + " | ".join(f"K = {k}" for k in ks) + " |",
+             "|---|" + "---:|" * len(ks)]
+    for key, label in (("one", "(a) one random architecture"),
+                       ("best_of_k", "(b) best of K, trained again"),
+                       ("seed_ensemble", "(c) K seeds of one architecture"),
+                       ("arch_ensemble", "(d) K random architectures")):
+        cells = []
+        for k in ks:
+            e = rows.get(k, {}).get(key)
+            if key == "one" and k != "1":
+                e = None
+            cells.append(_estimate(e) if e else "–")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for p in c.get("placed") or []:
+        cells = [_fmt(p["acc"].get(k)) for k in ks]
+        lines.append(f"| (e) {p['label']} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _optimism_lines(summary: dict[str, Any]) -> list[str]:
+    o = summary.get("optimism")
+    if not o:
+        return []
+    low, high = o["excess_interval"] or (None, None)
+    vm, vh = o["variance_max"], o["variance_honest"]
+    r = o["rank"]
+    return ["## The paper's number beside the honest one", "",
+            "Each retraining measured test every epoch (`--train-test-every-epoch`): the "
+            "ZO-DARTS++ authors report each network's maximum test ACC over its epochs "
+            "(selected on test), this report the test ACC of the epoch validation picked. "
+            f"Over {o['archs']} architectures, the maximum exceeds the honest number by "
+            f"{100 * o['excess']:.1f} points on average"
+            + (f" [{100 * low:.1f}, {100 * high:.1f}]" if low is not None else "")
+            + f" (per architecture from {100 * o['excess_min']:.1f} to "
+            f"{100 * o['excess_max']:.1f}; mean test ACC {o['max_mean']:.4f} against "
+            f"{o['honest_mean']:.4f}). The two rank the architectures at Spearman ρ "
+            f"{_signed(r['spearman'])}{_interval(r['spearman_low'], r['spearman_high'], _signed)}"
+            f"; the architecture's share (ICC) is {_icc_cell(vm)} for the maximum and "
+            f"{_icc_cell(vh)} for the honest number.", ""]
+
+
 def _correlation_lines(summary: dict[str, Any]) -> list[str]:
     rows = summary.get("correlations")
     if not rows:
@@ -323,6 +379,8 @@ def render(summary: dict[str, Any], figures: dict[str, Path | None],
                         ("acc_params", "mean test ACC against parameters")):
         if figures.get(name):
             lines += [f"![{title}]({figures[name].name})", ""]
+    lines += _compute_lines(summary)
+    lines += _optimism_lines(summary)
     lines += _feature_lines(summary, figures.get("features"))
     lines += _correlation_lines(summary)
     if figures.get("predictors"):

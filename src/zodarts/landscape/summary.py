@@ -14,7 +14,7 @@ import numpy as np
 
 from zodarts import stats
 from zodarts.landscape.place import METHODS, PLACEMENT
-from zodarts.landscape.table import PLACED, SUPERNET, Table, proxy_names, read_json
+from zodarts.landscape.table import LOOKS, PLACED, SUPERNET, Table, proxy_names, read_json
 from zodarts.stats.verdict import primary_metric, verdict_of
 
 KS = (1, 5, 10, 50)
@@ -22,17 +22,24 @@ METRIC_NAMES = {"test_acc": "test ACC", "test_auc": "test AUC", "val_acc": "val 
                 "val_auc": "val AUC"}
 
 
-def majority(table: Table) -> float | None:
-    """Test ACC of always predicting the training split's most frequent class."""
+def dataset_of(table: Table):
+    """The landscape's dataset, or None where it cannot be loaded any more (the data moved:
+    the rest of the report does not need it)."""
     from zodarts.data import load_dataset
     from zodarts.errors import ZodartsError
+
+    try:
+        return load_dataset(table.settings.dataset, table.settings.data_root)
+    except ZodartsError:
+        return None
+
+
+def majority(dataset) -> float | None:
+    """Test ACC of always predicting the training split's most frequent class."""
     from zodarts.train.metrics import majority_baseline
 
-    s = table.settings
-    try:
-        dataset = load_dataset(s.dataset, s.data_root)
-    except ZodartsError:
-        return None  # the data moved: the rest of the report does not need it
+    if dataset is None:
+        return None
     return majority_baseline(dataset.task, dataset.splits["train"].labels.numpy(),
                              dataset.splits["test"].labels.numpy())["acc"]
 
@@ -119,6 +126,30 @@ def features(table: Table, metric: str = "test_acc") -> dict[str, Any] | None:
             "marginal": marginal}
 
 
+def optimism(table: Table) -> dict[str, Any] | None:
+    """Where the landscape measured test every epoch (``--train-test-every-epoch``): how much
+    the paper's number — each retraining's maximum test ACC over its epochs, selected on test —
+    exceeds the honest one (the test ACC of the epoch validation picked), and whether the
+    architectures rank alike by both. Per architecture the mean excess; its mean with a t
+    interval over architectures, and the variance split of the maximum beside the honest one."""
+    archs = [a for a in table.complete(min_seeds=2)
+             if all(r.get("test_max_acc") is not None for r in a.records)]
+    if len(archs) < 3:
+        return None
+    honest = [a.values("test_acc") for a in archs]
+    maximum = [a.values("test_max_acc") for a in archs]
+    excess = np.array([(m - h).mean() for m, h in zip(maximum, honest)])
+    mean, interval = stats.t_interval(excess)
+    rank = stats.rank_correlation([h.mean() for h in honest], [m.mean() for m in maximum])
+    return {"archs": len(archs), "excess": mean, "excess_interval": interval,
+            "excess_min": float(excess.min()), "excess_max": float(excess.max()),
+            "honest_mean": float(np.mean([h.mean() for h in honest])),
+            "max_mean": float(np.mean([m.mean() for m in maximum])),
+            "rank": dataclasses.asdict(rank),
+            "variance_max": dataclasses.asdict(stats.variance_split(maximum)),
+            "variance_honest": dataclasses.asdict(stats.variance_split(honest))}
+
+
 def smallest_within_noise(table: Table, metric: str) -> dict[str, Any] | None:
     """The architecture with the fewest parameters whose mean ``metric`` is within noise of the
     best mean: not below it by more than 1.96 standard errors of a difference of two means
@@ -173,9 +204,10 @@ def summarise(table: Table, compare: list[Table] = ()) -> dict[str, Any]:
     archs = table.complete()
     two_seeds = table.complete(min_seeds=2)
     task = task_of(table)
+    dataset = dataset_of(table)
     summary: dict[str, Any] = {
         "settings": dataclasses.asdict(table.settings), "archs": len(archs),
-        "pairs": table.pairs, "majority_test_acc": majority(table), "task": task,
+        "pairs": table.pairs, "majority_test_acc": majority(dataset), "task": task,
         "primary": primary_metric(task), "written": time.strftime("%Y-%m-%d %H:%M")}
     if len(two_seeds) >= 2:
         summary["variance"] = _variance(table)
@@ -204,6 +236,15 @@ def summarise(table: Table, compare: list[Table] = ()) -> dict[str, Any]:
     if placement:
         summary["placed"] = placement
         summary["by_method"] = read_json(table.root / PLACED / METHODS) or []
+    if dataset is not None:
+        from zodarts.landscape.compute import what_compute_buys
+        from zodarts.landscape.place import read_placed
+        from zodarts.train.metrics import as_labels
+
+        labels = as_labels(dataset.task, dataset.splits["test"].labels.numpy())
+        summary["compute"] = what_compute_buys(table, dataset.task, labels,
+                                               placed=read_placed(table))
+    summary["optimism"] = optimism(table)
     supernets = [read_json(p) for p in sorted((table.root / SUPERNET).glob("*.json"))]
     summary["supernets"] = [s for s in supernets if s]
     summary["compare"] = [cross_dataset(table, other) for other in compare]
@@ -213,7 +254,7 @@ def summarise(table: Table, compare: list[Table] = ()) -> dict[str, Any]:
                    (table.root / "invocations.jsonl").read_text().splitlines()
                    if line.strip()] if (table.root / "invocations.jsonl").is_file() else []
     summary["overhead"] = [i["overhead"] for i in invocations if i.get("overhead")]
-    looks = table.root / "verdict.jsonl"
+    looks = table.root / LOOKS
     if looks.is_file():
         summary["looks"] = [json.loads(line) for line in looks.read_text().splitlines()
                             if line.strip()]

@@ -6,8 +6,10 @@ the tabular benchmark they make (``landscape.json`` and ``landscape.csv``).
     DIR/archs/a0042/              one architecture: trial.json and trial.log (the Ray job),
         arch.json                 parameters, FLOPs and zero-cost proxies at initialisation
         seed1/record.json         one retraining: val and test ACC/AUC/loss, epochs, seconds
+        seed1/probabilities.npz   its val and test class probabilities (float16)
     DIR/placed/LABEL/             a searched genotype retrained with the landscape's seeds
     DIR/supernet/LABEL.json       a trained supernet's ranking of the landscape's genotypes
+    DIR/verdict.jsonl             a landscape grown until decided: each look's verdict
     DIR/landscape.json, .csv      everything above in one table
     DIR/report/                   landscape-report's Markdown and plots
 
@@ -40,6 +42,8 @@ PLACED = "placed"
 SUPERNET = "supernet"
 ARCH_INFO = "arch.json"
 RECORD = "record.json"
+PROBABILITIES = "probabilities.npz"  # a retraining's val and test class probabilities
+LOOKS = "verdict.jsonl"
 TABLE_JSON = "landscape.json"
 TABLE_CSV = "landscape.csv"
 
@@ -63,9 +67,13 @@ class LandscapeSettings:
     archs: int
     seeds: int
     train: dict[str, Any] = field(default_factory=dict)   # the TrainConfig of every retraining
+    # Grown until its verdict is decided (--until-verdict): the planned looks, fixed at the
+    # start so that stopping at the first decided one keeps the verdict's error rate
+    # (zodarts.stats.sequential); None: a landscape of a fixed size.
+    sequential: dict[str, Any] | None = None
 
     FIXED = ("dataset", "data_root", "preset", "C", "cells_per_stage", "budget", "band",
-             "sample_seed", "genotypes_from", "train")
+             "sample_seed", "genotypes_from", "train", "sequential")
 
     def difference(self, other: "LandscapeSettings") -> str | None:
         """The first fixed setting in which ``other`` differs, as `key: ours -> theirs`."""

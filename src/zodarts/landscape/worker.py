@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from zodarts.landscape.table import ARCH_INFO, RECORD, read_json, seed_folder
+from zodarts.landscape.table import ARCH_INFO, PROBABILITIES, RECORD, read_json, seed_folder
 from zodarts.sweep.worker import TrialOutcome, run_recorded
 from zodarts.utils.io import atomic_write_text
 
@@ -92,6 +92,19 @@ def _train_arch(job: ArchJob, genotype, config, dataset, tracker) -> None:
               f"{record['seconds']:.1f} s in all)", flush=True)
 
 
+def write_probabilities(path: Path, scores: dict) -> None:
+    """Each split's class probabilities as float16 in a compressed .npz, written atomically."""
+    import io
+
+    import numpy as np
+
+    from zodarts.utils.io import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{k: np.asarray(v, dtype=np.float16) for k, v in scores.items()})
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 def arch_info(genotype, dataset, device: str) -> dict[str, Any]:
     """Parameters and FLOPs (live operations) and the zero-cost proxies at initialisation."""
     from zodarts.data import BatchIterator, Normalizer
@@ -115,7 +128,8 @@ def train_pair(genotype, config, dataset, folder: Path, keep_models: bool) -> di
     from zodarts.report.records import RunRecords
     from zodarts.rundir import RunPaths
     from zodarts.train.checkpoint import load_trained
-    from zodarts.train.evaluate import EVAL_BATCH_SIZE, evaluate_model
+    from zodarts.train.evaluate import EVAL_BATCH_SIZE, max_over_epochs, predict, split_metrics
+    from zodarts.train.metrics import scores_from_logits
     from zodarts.train.retrain import run_train, training_finished
     from zodarts.utils.io import read_jsonl
     from zodarts.utils.runtime import resolve_device
@@ -129,13 +143,22 @@ def train_pair(genotype, config, dataset, folder: Path, keep_models: bool) -> di
     device = resolve_device(config.device)
     trained = load_trained(folder, "best", device)
     record: dict[str, Any] = {"seed": config.seed, "best_epoch": trained.epoch}
+    scores = {}
     for split in ("val", "test"):
         # A network on batch statistics is measured as it was trained and validated.
         batches = BatchIterator(dataset.splits[split], trained.eval_batch or EVAL_BATCH_SIZE,
                                 device, trained.normalizer, shuffle=False)
-        metrics = evaluate_model(trained.model, batches.epoch(0), dataset.task)
+        logits, labels = predict(trained.model, batches.epoch(0))
+        metrics = split_metrics(dataset.task, logits, labels)
         record.update({f"{split}_{k}": metrics[k] for k in ("acc", "auc", "loss")})
+        scores[split] = scores_from_logits(dataset.task, logits)
+    # Each split's class probabilities (float16, compressed: a few kB): ensembles of the
+    # landscape's retrainings are computed from them (landscape.compute).
+    write_probabilities(folder / PROBABILITIES, scores)
     log = read_jsonl(paths.train_log)
+    best = max_over_epochs(log, "test")
+    if best:  # --train-test-every-epoch: the paper's number, selected on test
+        record.update({f"test_max_{m}": best.get(m) for m in ("acc", "auc")})
     record["epochs"] = len(log)
     record["restarts"] = len(read_jsonl(paths.restarts))
     record["train_seconds"] = RunRecords(paths, train_log=log).train_seconds

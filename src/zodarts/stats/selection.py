@@ -207,7 +207,7 @@ def reference(val_groups: Sequence[ArrayLike], test_groups: Sequence[ArrayLike],
     """Random search's expected best-of-K among this table's architectures (picked on one
     seed's validation, scored on the architecture's other seeds) for each K ≤ N, with a t
     interval for the picked architectures' expected *true* mean: the reference a searched
-    network is held against.
+    network is held against. Empty where no architecture has two runs.
 
     The estimate is Σ_p w_p · score_p with w_p the exact keep-probability of run p and score_p
     the mean of its architecture's other runs; the weights are fixed by the validation values,
@@ -216,6 +216,8 @@ def reference(val_groups: Sequence[ArrayLike], test_groups: Sequence[ArrayLike],
     """
     confidence = check_confidence(confidence)
     vals, scores = held_out_scores(val_groups, test_groups)
+    if not vals:   # no architecture with a second run to score a pick on
+        return {}
     tests = [t for t in clean_pairs(val_groups, test_groups)[1] if t.size >= 2]
     sigma2, dof = seed_noise(tests)
     table = _BestOfKTable(vals, scores)

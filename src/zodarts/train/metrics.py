@@ -84,7 +84,7 @@ def task_metrics(task: str, labels: np.ndarray | torch.Tensor, scores: np.ndarra
                          f"{scores.shape}")
     if len(labels) == 0:
         return TaskMetrics(math.nan, math.nan, [], "no samples")
-    labels = _as_labels(task, labels)
+    labels = as_labels(task, labels)
     hits = predicted_labels(task, scores, threshold) == labels
     aucs = one_vs_rest_aucs(task, labels, scores)
     if is_multilabel(task):
@@ -94,7 +94,7 @@ def task_metrics(task: str, labels: np.ndarray | torch.Tensor, scores: np.ndarra
     return _with_auc(float(hits.mean()), aucs, "class")
 
 
-def _as_labels(task: str, labels) -> np.ndarray:
+def as_labels(task: str, labels) -> np.ndarray:
     """(n,) int class indices, or (n, L) int 0/1 for multi-label (MedMNIST stores (n, 1))."""
     labels = np.asarray(labels).astype(np.int64)
     return labels if is_multilabel(task) else labels.reshape(-1)
@@ -121,7 +121,7 @@ def one_vs_rest_aucs(task: str, labels, scores: np.ndarray) -> list[float]:
 
 def _indicators(task: str, labels, classes: int) -> np.ndarray:
     """(n, classes) bool: one-hot class membership, or the multi-label matrix itself."""
-    labels = _as_labels(task, labels)
+    labels = as_labels(task, labels)
     if is_multilabel(task):
         return labels.astype(bool)
     return labels[:, None] == np.arange(classes)
@@ -134,7 +134,7 @@ def majority_baseline(task: str, train_labels, labels) -> dict:
     ``{"acc": float, "prediction": class index, or one 0/1 per label}``. A model whose ACC does
     not beat this has learnt nothing the class balance does not already give.
     """
-    train, labels = _as_labels(task, train_labels), _as_labels(task, labels)
+    train, labels = as_labels(task, train_labels), as_labels(task, labels)
     if is_multilabel(task):
         # A tie goes to negative, like sigmoid > 0.5 at exactly 0.5.
         prediction = (train.mean(axis=0) > 0.5).astype(np.int64)
@@ -150,7 +150,7 @@ def confusion_matrix(task: str, labels, scores: np.ndarray, threshold: float = 0
                      ) -> np.ndarray:
     """Counts of (true, predicted) pairs: (K, K) with rows the true class; for multi-label,
     (L, 2, 2) per label, ``[[TN, FP], [FN, TP]]`` (scikit-learn's layouts)."""
-    labels, predicted = _as_labels(task, labels), predicted_labels(task, scores, threshold)
+    labels, predicted = as_labels(task, labels), predicted_labels(task, scores, threshold)
     if is_multilabel(task):
         return np.stack([_pair_counts(labels[:, k], predicted[:, k], 2)
                          for k in range(labels.shape[1])])
