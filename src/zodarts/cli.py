@@ -29,6 +29,7 @@ COMMANDS = (
     "evaluate",
     "report",
     "export",
+    "predict",
     "run",
     "sweep",
     "sweep_report",  # registers `sweep-report`
