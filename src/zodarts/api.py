@@ -5,6 +5,8 @@ objects.
     found = api.search(dataset="breastmnist", budget="small", out="runs/breast")
     api.train("runs/breast"); api.evaluate("runs/breast"); api.report("runs/breast")
     result = api.run(dataset="digits", out="runs/digits")     # the whole job
+    api.train("runs/breast", seeds=[0, 1, 2])                 # an ensemble: runs/breast/ensemble
+    preds = api.predict("runs/breast/ensemble", ["scans/"], out="preds.csv")
 
 Settings are the fields of :class:`zodarts.config.SearchConfig` and
 :class:`zodarts.config.TrainConfig` as keywords (``epochs=10``, ``C=8``, ``options={"zo_steps":
@@ -22,18 +24,20 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from zodarts.config import (DEFAULT_PRESET, TRAIN_PRESETS, SearchConfig, TrainConfig,
                             load_config, make_config, make_search_config, resume_conflicts)
 from zodarts.errors import ConfigError, ZodartsError
 from zodarts.pipeline import RunResult, run_pipeline
+from zodarts.predict.core import Predictions
 from zodarts.search.loop import SearchResult, run_search
 from zodarts.tracking import check, resolve_uri
+from zodarts.train.ensemble import EnsembleResult
 from zodarts.train.retrain import TrainResult
 
-__all__ = ["search", "train", "evaluate", "report", "export", "run", "RunResult",
-           "SearchResult", "TrainResult"]
+__all__ = ["search", "train", "evaluate", "report", "export", "predict", "run", "RunResult",
+           "SearchResult", "TrainResult", "EnsembleResult", "Predictions"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -137,12 +141,15 @@ def search(dataset: str | None = None, method: str | None = None, budget: str | 
 @speaks_keywords
 def train(run_dir: str | Path, genotype: str | Path | None = None, dataset: str | None = None,
           preset: str | None = None, resume: bool = False, progress: bool = False,
-          **settings: Any) -> TrainResult:
+          seeds: Sequence[int] | None = None, **settings: Any) -> TrainResult | EnsembleResult:
     """Retrain a run's genotype (or a genotype file, into ``run_dir``) from scratch (``zodarts
-    train``); ``settings`` are TrainConfig fields.
+    train``); ``settings`` are TrainConfig fields. With ``seeds``, an ensemble: the genotype
+    trained once per seed into ``run_dir/ensemble`` (an EnsembleResult), which evaluate,
+    report, export and predict take as one model.
 
     >>> trained = api.train("runs/breast")          # the search's preset by default
     >>> trained.best["val"]["acc"]
+    >>> api.train("runs/breast", seeds=[0, 1, 2]).out    # runs/breast/ensemble
     """
     from zodarts.commands.train import derives_draws, search_preset
     from zodarts.pipeline import train_derived
@@ -151,6 +158,9 @@ def train(run_dir: str | Path, genotype: str | Path | None = None, dataset: str 
     from zodarts.train.retrain import run_train
 
     preset = preset or search_preset(run_dir) or DEFAULT_PRESET
+    if seeds is not None:
+        return _train_ensemble(run_dir, genotype, dataset, preset, resume, progress, seeds,
+                               settings)
     config = make_config(TrainConfig, TRAIN_PRESETS, preset, dataset=dataset, **settings)
     if genotype is None and derives_draws(run_dir):  # every drawn architecture
         results = train_derived(run_dir, config, resume, progress, log=None)
@@ -163,6 +173,27 @@ def train(run_dir: str | Path, genotype: str | Path | None = None, dataset: str 
         return run_train(None, run_dir, resume=True, progress=progress, log=None)
     loaded = Genotype.load(genotype) if genotype is not None else None
     return run_train(config, run_dir, loaded, progress=progress, log=None)
+
+
+def _train_ensemble(run_dir: str | Path, genotype: str | Path | None, dataset: str | None,
+                    preset: str, resume: bool, progress: bool, seeds: Sequence[int],
+                    settings: dict[str, Any]) -> EnsembleResult:
+    from zodarts.rundir import RunPaths
+    from zodarts.space import Genotype
+    from zodarts.train.ensemble import check_seeds, train_ensemble
+
+    if "seed" in settings:
+        raise ConfigError("give seeds= (an ensemble, one member per seed) or seed= (one "
+                          "network), not both")
+    check_seeds(list(seeds))
+    if resume:
+        _check_resume(run_dir, {"dataset": dataset, **settings}, TrainConfig,
+                      RunPaths(run_dir).ensemble.train_plan)
+        return train_ensemble(run_dir, None, list(seeds), resume=True, progress=progress,
+                              log=None)
+    config = make_config(TrainConfig, TRAIN_PRESETS, preset, dataset=dataset, **settings)
+    loaded = Genotype.load(genotype) if genotype is not None else None
+    return train_ensemble(run_dir, config, list(seeds), loaded, progress=progress, log=None)
 
 
 @speaks_keywords
@@ -188,6 +219,24 @@ def export(run_dir: str | Path, format: str = "torchscript", out: str | Path | N
     [0, 1], normalisation inside); returns the file's path."""
     from zodarts.export import export_model
     return export_model(run_dir, format, out)
+
+
+@speaks_keywords
+def predict(model: str | Path, inputs: str | Path | Sequence[str | Path],
+            out: str | Path | None = None, split: str = "test", batch_size: int | None = None,
+            device: str = "auto", progress: bool = False) -> Predictions:
+    """Class probabilities of new images (``zodarts predict``): ``model`` is a run folder, an
+    ensemble folder or an exported model.pt / model.onnx (with its JSON); ``inputs`` image
+    files, folders of them, or MedMNIST-layout .npz files (their ``split``). Writes the CSV
+    to ``out`` when given; notes on converted or resized images are ZodartsWarnings.
+
+    >>> preds = api.predict("runs/breast", ["scans/"], out="preds.csv")
+    >>> preds.labels()[:3], preds.probabilities.shape
+    """
+    from zodarts.predict.core import predict_inputs
+
+    listed = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    return predict_inputs(model, listed, out, split, batch_size, device, progress)
 
 
 # Settings that the search and the retraining of one run share.

@@ -29,6 +29,7 @@ COMMANDS = (
     "evaluate",
     "report",
     "export",
+    "predict",
     "run",
     "sweep",
     "sweep_report",  # registers `sweep-report`
@@ -75,7 +76,9 @@ def resume_hint(args: argparse.Namespace) -> str:
     """The command that continues this run, where the command has a run folder to resume."""
     out = getattr(args, "out", None) or getattr(args, "run_dir", None)
     if args.command in ("search", "run", "train") and out:
-        return f"`zodarts {args.command} --out {out} --resume` continues from the last checkpoint"
+        seeds = getattr(args, "seeds", None)   # an ensemble's members
+        return (f"`zodarts {args.command} --out {out}{f' --seeds {seeds}' if seeds else ''} "
+                "--resume` continues from the last checkpoint")
     return ""
 
 

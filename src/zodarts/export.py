@@ -2,7 +2,9 @@
 
 The exported model takes float images in [0, 1], shape (N, C, H, W) (uint8 pixels / 255), and
 returns logits: the per-channel standardisation learnt on the train split is baked in, so a user
-of the file needs nothing from zodarts. A JSON file beside it says so, with the class names.
+of the file needs nothing from zodarts. A JSON file beside it (MODEL.json) says so, with the
+class names and the preprocessing record `zodarts predict` feeds the file by. An ensemble folder
+exports as one model whose logits are the log of its members' mean probability.
 Every export is checked: the exported model must reproduce the PyTorch logits on a test batch.
 """
 
@@ -15,14 +17,17 @@ import logging
 import warnings
 from contextlib import redirect_stdout
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
 
 from zodarts.data import Normalizer, load_dataset
 from zodarts.errors import ConfigError
+from zodarts.predict.record import Preprocessing, of_run, sidecar_path
 from zodarts.rundir import RunPaths
-from zodarts.train.checkpoint import load_trained
+from zodarts.train.checkpoint import Trained, load_trained
+from zodarts.train.ensemble import COMBINE, ensemble_seeds
 from zodarts.train.evaluate import run_dataset
 from zodarts.utils.io import atomic_write_bytes, atomic_write_text
 
@@ -64,21 +69,36 @@ def export_model(run_dir: str | Path, fmt: str = "torchscript", out: str | Path 
     if check:
         check_export(out, fmt, model, example)
     model_uri = log_model(paths.root, out, fmt, example)
+    atomic_write_text(sidecar_path(out), json.dumps(
+        _sidecar(fmt, trained, of_run(paths.root, trained, dataset), dataset.name, model_uri,
+                 paths), indent=2) + "\n")
+    return out
+
+
+def _sidecar(fmt: str, trained: Trained, record: Preprocessing, dataset: str,
+             model_uri: str | None, paths: RunPaths) -> dict:
+    """The JSON beside an exported file: what goes in, what comes out, and the preprocessing
+    record `zodarts predict` reads."""
     g = trained.genotype
-    atomic_write_text(out.with_name(out.name + ".json"), json.dumps({
+    multilabel = trained.task == "multi-label"
+    output = "logits" + (" (sigmoid per label)" if multilabel else " (softmax over classes)")
+    if trained.members > 1:
+        output = (f"the {'logit' if multilabel else 'log'} of the {trained.members} members' "
+                  f"mean probability{' per label' if multilabel else ''}: its "
+                  f"{'sigmoid' if multilabel else 'softmax'} is the ensemble's probability")
+    return {
         "format": fmt, "input": {"shape": ["N", g.in_channels, g.image_size, g.image_size],
                                  "dtype": "float32", "range": [0, 1],
                                  "note": "uint8 pixels / 255; normalisation is inside the model"},
-        "output": "logits" + (" (sigmoid per label)" if trained.task == "multi-label"
-                              else " (softmax over classes)"),
-        "task": trained.task, "classes": list(dataset.label_names) or None,
-        "dataset": dataset.name, "genotype": g.pruned().to_dict(),
+        "output": output, **record.sidecar(), "dataset": dataset,
+        "genotype": g.pruned().to_dict(),
+        **({"ensemble": {"members": trained.members, "seeds": ensemble_seeds(paths),
+                         "combine": COMBINE}} if trained.members > 1 else {}),
         **({"batch_statistics": "BatchNorm uses each input batch's own statistics (trained "
                                 "with --bn-batch-stats): a prediction depends on the other "
                                 f"images of its batch; it was evaluated in batches of "
                                 f"{trained.eval_batch}"} if trained.bn_batch_stats else {}),
-        **({"mlflow_model_uri": model_uri} if model_uri else {})}, indent=2) + "\n")
-    return out
+        **({"mlflow_model_uri": model_uri} if model_uri else {})}
 
 
 def _torchscript(model: nn.Module, out: Path) -> None:
@@ -113,21 +133,32 @@ def _onnx(model: nn.Module, example: torch.Tensor, out: Path) -> None:
     tmp.unlink()
 
 
-def exported_logits(path: Path, fmt: str, x: torch.Tensor) -> torch.Tensor | None:
-    """Run an exported file on ``x``; None for ONNX when onnxruntime is not installed."""
+def load_exported(path: Path, fmt: str, device: torch.device | str = "cpu"
+                  ) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """An exported file as a function of images → logits (on the CPU); None for ONNX when
+    onnxruntime is not installed."""
     if fmt == "torchscript":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            loaded = torch.jit.load(str(path), map_location="cpu")
-        with torch.no_grad():
-            return loaded(x)
+            loaded = torch.jit.load(str(path), map_location=device)
+
+        def scripted(x: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                return loaded(x.to(device)).float().cpu()
+        return scripted
     if importlib.util.find_spec("onnxruntime") is None:
         return None
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    return torch.from_numpy(session.run(None, {name: x.numpy()})[0])
+    return lambda x: torch.from_numpy(session.run(None, {name: x.cpu().numpy()})[0])
+
+
+def exported_logits(path: Path, fmt: str, x: torch.Tensor) -> torch.Tensor | None:
+    """Run an exported file on ``x``; None for ONNX when onnxruntime is not installed."""
+    run = load_exported(path, fmt)
+    return None if run is None else run(x)
 
 
 def check_export(path: Path, fmt: str, model: nn.Module, x: torch.Tensor) -> float | None:

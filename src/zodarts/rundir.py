@@ -38,6 +38,10 @@ class RunPaths:
     # A drawn architecture (--derive sample) is a run folder of its own under draws/.
     draws_dir = property(lambda self: self.root / "draws")
     draw_info = property(lambda self: self.root / "draw.json")
+    # Several trainings of the run's genotype, one seed each, as one model (train --seeds): a
+    # folder of its own, RUN/ensemble/, holding ensemble.json and a training folder per member.
+    ensemble_dir = property(lambda self: self.root / "ensemble")
+    ensemble_info = property(lambda self: self.root / "ensemble.json")
 
     @property
     def train_settings(self) -> Path:
@@ -47,3 +51,19 @@ class RunPaths:
 
     def draw(self, index: int) -> "RunPaths":
         return RunPaths(self.root / "draws" / f"d{index}")
+
+    @property
+    def ensemble(self) -> "RunPaths":
+        return RunPaths(self.ensemble_dir)
+
+    def member(self, seed: int) -> "RunPaths":
+        """Member ``seed`` of the ensemble whose folder this is."""
+        return RunPaths(self.root / f"m{seed}")
+
+    @property
+    def is_ensemble(self) -> bool:
+        return self.ensemble_info.is_file()
+
+    @property
+    def is_member(self) -> bool:
+        return RunPaths(self.root.parent).is_ensemble

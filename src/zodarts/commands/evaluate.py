@@ -8,7 +8,9 @@ import json
 def register(sub) -> None:
     p = sub.add_parser("evaluate", help="test ACC/AUC, parameters and FLOPs (writes eval.json)",
                        description="Evaluate the trained model of a run folder (best validation "
-                       "checkpoint) on the test split and write RUN_DIR/eval.json.")
+                       "checkpoint) on the test split and write RUN_DIR/eval.json. An ensemble "
+                       "folder (RUN_DIR/ensemble) is evaluated as one model, the mean of its "
+                       "members' probabilities, and each member on its own.")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--checkpoint", choices=["best", "last"], default="best",
                    help="which checkpoint (default best: the best validation epoch)")
@@ -19,19 +21,26 @@ def register(sub) -> None:
 
 
 def summary_lines(e: dict) -> list[str]:
-    from zodarts.report.markdown import fmt_all_ops, fmt_count, fmt_metric, majority_shortfall
+    from zodarts.report.markdown import (fmt_all_ops, fmt_checkpoint, fmt_count, fmt_metric,
+                                         majority_shortfall)
 
     def acc(split: str) -> str:
         return (f"ACC {fmt_metric(e[split]['acc'])} (majority "
                 f"{fmt_metric(e[split]['majority']['acc'])})")
 
+    ensemble = e.get("ensemble")
     lines = [f"dataset {e['dataset']} ({e['task']}), method {e['method'] or '-'}, "
-             f"{e['checkpoint']['which']} checkpoint (epoch {e['checkpoint']['epoch'] + 1})",
+             f"{fmt_checkpoint(e)}",
              f"params {e['params']:,}{fmt_all_ops(e['params'], e.get('params_all_ops'))}   "
-             f"FLOPs {fmt_count(e['flops'])}",
+             f"FLOPs {fmt_count(e['flops'])}" + (f"   (the sum of {ensemble['members']} "
+                                                 "members)" if ensemble else ""),
              f"test  {acc('test')}  AUC {fmt_metric(e['test']['auc'])}  "
              f"loss {fmt_metric(e['test']['loss'])}",
              f"val   {acc('val')}  AUC {fmt_metric(e['val']['auc'])}"]
+    for m in (ensemble or {}).get("member_results", []):
+        lines.append(f"  member {m['folder']} (seed {m['seed']}): test ACC "
+                     f"{fmt_metric(m['test']['acc'])} AUC {fmt_metric(m['test']['auc'])}, val "
+                     f"ACC {fmt_metric(m['val']['acc'])}")
     for split in ("test", "val"):
         lines += [f"note ({split}): {text}" for text in (majority_shortfall(e[split], split),
                                                          e[split].get("note")) if text]

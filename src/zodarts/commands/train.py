@@ -120,7 +120,13 @@ def register(sub) -> None:
                    help=f"settings preset (default: the search's preset for RUN_DIR, else "
                         f"{DEFAULT_PRESET})")
     add_train_arguments(p)
-    p.add_argument("--resume", action="store_true", help="continue from train/last.pt")
+    p.add_argument("--seeds", metavar="S,S,...",
+                   help="train an ensemble instead: the genotype once per seed (e.g. 0,1,2) into "
+                        "RUN_DIR/ensemble/mS/; evaluate, report, export and predict take "
+                        "RUN_DIR/ensemble as one model (the mean of the members' "
+                        "probabilities)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from train/last.pt (with --seeds: the ensemble's members)")
     p.add_argument("--quiet", action="store_true", help="no progress bars, log lines only")
     from zodarts.commands.common import add_track_argument
     add_track_argument(p)
@@ -144,8 +150,11 @@ def run(args) -> int:
                           "--genotype FILE --dataset NAME --out DIR")
     genotype = Genotype.load(args.genotype) if args.genotype else None
     preset = args.preset or search_preset(out) or DEFAULT_PRESET
+    check_ensemble_request(args, out, genotype)
     tracker = open_run(tracking_uri(args), out, Path(out).name)
     with tracker.ending_on_error():
+        if args.seeds is not None:
+            return _train_ensemble(args, out, genotype, preset, tracker)
         if genotype is None and derives_draws(out):
             from zodarts.pipeline import train_derived
             if args.resume:
@@ -180,3 +189,54 @@ def derives_draws(run_dir) -> bool:
 
     path = RunPaths(run_dir).config
     return path.is_file() and load_config(SearchConfig, path).derive != "argmax"
+
+
+def check_ensemble_request(args: argparse.Namespace, out, genotype) -> None:
+    """Refuse what would mix an ensemble up with a single training, before any work."""
+    from zodarts.rundir import RunPaths
+
+    paths = RunPaths(out)
+    if paths.is_ensemble:
+        parent = paths.root.parent
+        raise ConfigError(f"{out} is an ensemble's folder: its members are trained from the run "
+                          f"folder, `zodarts train {parent} --seeds ... [--resume]`")
+    if args.seeds is None:
+        if args.resume and not paths.train_last.is_file() and paths.ensemble.is_ensemble:
+            from zodarts.train.ensemble import ensemble_seeds
+            raise ConfigError(f"{out} holds an ensemble and no single training to resume: "
+                              f"`zodarts train {out} --seeds "
+                              f"{','.join(map(str, ensemble_seeds(paths.ensemble)))} --resume` "
+                              "continues the ensemble")
+        return
+    if args.train_seed is not None:
+        raise ConfigError("give --seeds (an ensemble, one member per seed) or --seed (one "
+                          "network), not both")
+    if genotype is None and derives_draws(out):
+        raise ConfigError(f"the search in {out} draws several architectures: train an ensemble "
+                          f"of one of them, e.g. `zodarts train {paths.draw(0).root} --seeds "
+                          f"{args.seeds}`")
+
+
+def _train_ensemble(args: argparse.Namespace, out, genotype, preset: str, tracker) -> int:
+    from pathlib import Path
+
+    from zodarts.commands.common import show_progress
+    from zodarts.rundir import RunPaths
+    from zodarts.tracking import log_settings
+    from zodarts.train.ensemble import parse_seeds, train_ensemble
+
+    seeds = parse_seeds(args.seeds)
+    if args.resume:
+        check_train_resume(args, RunPaths(out).ensemble_dir)
+    config = None if args.resume else train_config_from_args(args, preset)
+    result = train_ensemble(out, config, seeds, genotype, args.resume, show_progress(args),
+                            tracker=tracker)
+    log_settings(tracker, Path(out))
+    tracker.finish()
+    for member in result.trained:
+        val = member.best["val"]
+        print(f"{member.out.name}: best val acc {val['acc']:.4f} (epoch "
+              f"{member.best['epoch'] + 1})")
+    print(f"ensemble of {len(result.seeds)} (seeds {','.join(map(str, result.seeds))}): "
+          f"{result.out}; evaluate, report, export and predict take this folder")
+    return 0

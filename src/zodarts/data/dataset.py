@@ -53,6 +53,12 @@ class ImageDataset:
     md5_status: str | None = None  # "official" | "modified" | None (nothing to compare with)
     label_names: tuple[str, ...] = field(default_factory=tuple)
 
+    def class_names(self) -> tuple[str, ...]:
+        """One name per class (multi-label: per label); ``class K`` where the source has none."""
+        if len(self.label_names) == self.classes:
+            return tuple(self.label_names)
+        return tuple(f"class {k}" for k in range(self.classes))
+
     def class_counts(self) -> dict[str, list[int]]:
         """Images per class in each split (multi-label: positives per label)."""
         counts = {}
@@ -213,8 +219,8 @@ def load_image_folder(root: str | os.PathLike) -> ImageDataset:
     files = {split: _list_images(folder, class_names) for split, folder in split_dirs.items()}
     paths = [path for listed in files.values() for path, _ in listed]
     pictures = _read_images(root, paths)
-    colour = any(img.mode not in _GREY_MODES for img in pictures.values())
-    loaded = {split: (np.stack([_to_uint8(pictures[p], colour) for p, _ in listed]),
+    colour = any(img.mode not in GREY_MODES for img in pictures.values())
+    loaded = {split: (np.stack([image_to_uint8(pictures[p], colour) for p, _ in listed]),
                       np.array([label for _, label in listed], dtype=np.int64))
               for split, listed in files.items()}
 
@@ -237,7 +243,7 @@ def load_image_folder(root: str | os.PathLike) -> ImageDataset:
     return _to_dataset(valid, root.name, root, None, tuple(class_names))
 
 
-_GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
 def _class_dirs(folder: Path) -> list[Path]:
@@ -277,7 +283,8 @@ def _read_images(root: Path, paths: list[Path]) -> dict:
     return pictures
 
 
-def _to_uint8(img, colour: bool) -> np.ndarray:
+def image_to_uint8(img, colour: bool) -> np.ndarray:
+    """A PIL image as uint8 pixels: (H, W, 3) RGB with ``colour``, else (H, W) grey."""
     if colour:
         return np.asarray(img.convert("RGB"), dtype=np.uint8)
     if img.mode in ("I", "I;16", "F"):  # 16-bit or float grey: rescale to the 8-bit range

@@ -32,6 +32,15 @@ def fmt_all_ops(params: int, all_ops: int | None) -> str:
     return f" (params_all_ops, dead ops too: {all_ops:,})"
 
 
+def fmt_checkpoint(e: dict) -> str:
+    """Which checkpoint eval.json measured: one epoch, or an ensemble's members' own."""
+    c = e["checkpoint"]
+    if c.get("epoch") is not None:
+        return f"{c['which']} checkpoint (epoch {c['epoch'] + 1})"
+    epochs = ", ".join(str(m["epoch"] + 1) for m in e["ensemble"]["member_results"])
+    return f"each member's {c['which']} checkpoint (epochs {epochs})"
+
+
 def fmt_seconds(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
@@ -97,6 +106,26 @@ def _per_class_table(split: dict) -> list[str]:
                     "where it was never predicted (precision) or never present (recall).", ""]
 
 
+def _ensemble(e: dict) -> list[str]:
+    """An ensemble's members, each on its own, below the numbers of their mean."""
+    ensemble = e.get("ensemble")
+    if not ensemble:
+        return []
+    lines = ["### Ensemble", "",
+             f"{ensemble['members']} members, the run's architecture trained with seeds "
+             f"{', '.join(str(m['seed']) for m in ensemble['member_results'])}; the ensemble "
+             f"predicts the {ensemble['combine']}. Its size is the members' sum: "
+             f"{ensemble['members']} × {ensemble['params_per_member']:,} parameters, "
+             f"{ensemble['members']} × {fmt_count(ensemble['flops_per_member'])} FLOPs.", "",
+             "| member | seed | epoch | test ACC | test AUC | val ACC | val AUC |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for m in ensemble["member_results"]:
+        lines.append(f"| `{m['folder']}/` | {m['seed']} | {m['epoch'] + 1} | "
+                     f"{fmt_metric(m['test']['acc'])} | {fmt_metric(m['test']['auc'])} | "
+                     f"{fmt_metric(m['val']['acc'])} | {fmt_metric(m['val']['auc'])} |")
+    return lines + [""]
+
+
 def _reproducibility(records: RunRecords) -> list[str]:
     """Seeds and environment: eval.json's copy where evaluated, else the run's own files."""
     e, c, t = records.evaluation or {}, records.search_config, records.train_config
@@ -131,7 +160,8 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
     c, t, e = records.search_config, records.train_config, records.evaluation
     dataset = (e or {}).get("dataset") or (t.dataset if t else None) or (c.dataset if c else "?")
     method = (e or {}).get("method") or (c.method if c else "genotype file")
-    lines = [f"# zodarts run report: {dataset}, {method}", "",
+    kind = "ensemble" if e and e.get("ensemble") else "run"
+    lines = [f"# zodarts {kind} report: {dataset}, {method}", "",
              f"Run folder `{records.paths.root}` · report written "
              f"{time.strftime('%Y-%m-%d %H:%M')}", ""]
 
@@ -144,9 +174,8 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
                   f"{fmt_metric(e['test']['acc'])} | {_majority_acc(e['test'])} | "
                   f"{fmt_metric(e['test']['auc'])} | "
                   f"{fmt_metric(e['val']['acc'])} | {fmt_metric(e['val']['auc'])} |", ""]
-        lines += [f"Test loss {fmt_metric(e['test']['loss'])}; checkpoint: "
-                  f"{e['checkpoint']['which']} validation epoch "
-                  f"{e['checkpoint']['epoch'] + 1}. ACC and AUC follow MedMNIST's evaluator "
+        lines += [f"Test loss {fmt_metric(e['test']['loss'])}; {fmt_checkpoint(e)}. "
+                  "ACC and AUC follow MedMNIST's evaluator "
                   f"(task: {e.get('task', '?')}); FLOPs of one forward pass at "
                   f"{e['genotype']['image_size']}×{e['genotype']['image_size']} (torch's counter: "
                   "a multiply-add counts 2). Parameters and FLOPs are of the live operations, "
@@ -161,6 +190,7 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
                 lines += [f"> **{shortfall}.**", ""]
             if e[split].get("note"):
                 lines += [f"> {split}: {e[split]['note']}", ""]
+        lines += _ensemble(e)
         lines += _per_class_table(e["test"])
         _figure(lines, figures, "confusion", "test confusion matrix")
         _figure(lines, figures, "roc", "test ROC curves")
@@ -223,6 +253,11 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
               "| `genotype.json` | the searched architecture |",
               "| `train/best.pt`, `train/last.pt` | best-validation and latest checkpoints |",
               "| `eval.json` | the numbers above |",
-              "| `predictions.npz` | test and val labels and class scores (the ROC curves) |", ""]
+              "| `predictions.npz` | test and val labels and class scores (the ROC curves) |"]
+    if e and e.get("ensemble"):
+        lines += ["| `ensemble.json`, `train_plan.yaml` | the members' seeds and their shared "
+                  "training settings |",
+                  "| `mS/` | member S: a training folder of its own (train/, eval.json) |"]
+    lines += [""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

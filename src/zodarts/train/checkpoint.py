@@ -1,7 +1,9 @@
 """The trained model on disk: what ``train`` writes and ``evaluate``/``export``/``report`` read.
 
-``best.pt`` and ``last.pt`` both carry the trained genotype and the input normaliser, so a
-checkpoint alone rebuilds the network and feeds it exactly as training did.
+``best.pt`` and ``last.pt`` both carry the trained genotype, the input normaliser and the class
+names, so a checkpoint alone rebuilds the network, feeds it exactly as training did and names its
+outputs (``zodarts predict`` needs nothing else). An ensemble folder (``train --seeds``) loads as
+one model too: :func:`load_trained` is where the two meet.
 """
 
 from __future__ import annotations
@@ -25,21 +27,23 @@ class Trained:
     genotype: Genotype
     normalizer: Normalizer
     task: str
-    epoch: int
+    epoch: int | None                # None for an ensemble: each member has its own
     val: dict
     path: Path
     bn_batch_stats: bool = False
     eval_batch: int | None = None    # the batch a batch-statistics network is evaluated in
+    classes: tuple[str, ...] | None = None   # None in checkpoints written before they held it
+    members: int = 1                 # an ensemble's networks (its model averages them)
 
 
 def model_record(model: Network, genotype: Genotype, normalizer: Normalizer, task: str,
                  epoch: int, val: dict, bn_batch_stats: bool = False,
-                 eval_batch: int | None = None) -> dict:
+                 eval_batch: int | None = None, classes: tuple[str, ...] | None = None) -> dict:
     """What best.pt holds (last.pt adds the optimizer, RNG and progress)."""
     return {"version": CHECKPOINT_VERSION, "model": model.state_dict(),
             "genotype": genotype.to_dict(), "normalizer": normalizer.to_dict(), "task": task,
             "epoch": epoch, "val": val, "bn_batch_stats": bn_batch_stats,
-            "eval_batch": eval_batch}
+            "eval_batch": eval_batch, "classes": list(classes) if classes else None}
 
 
 def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
@@ -70,10 +74,17 @@ def load_model_state(model: Network, state: dict, path: Path) -> None:
 
 def load_trained(run_dir: str | Path, which: str = "best",
                  device: torch.device | str = "cpu") -> Trained:
-    """The trained network of a run folder (``which``: best or last), in eval mode."""
+    """The trained network of a run folder (``which``: best or last), in eval mode; of an
+    ensemble folder, the network that averages its members' probabilities."""
     paths = RunPaths(run_dir)
+    if paths.is_ensemble:
+        from zodarts.train.ensemble import load_ensemble
+        return load_ensemble(paths, which, device)
     path = {"best": paths.train_best, "last": paths.train_last}[which]
     if not path.is_file():
+        if paths.ensemble.is_ensemble and not paths.train_dir.exists():
+            raise ConfigError(f"{paths.root} holds an ensemble, not a single trained network: "
+                              f"give its folder, {paths.ensemble_dir}")
         raise ConfigError(f"no trained model in {paths.root}: {path} does not exist; train it "
                           f"first with `zodarts train {paths.root}`")
     state = read_checkpoint(path, device)
@@ -83,4 +94,8 @@ def load_trained(run_dir: str | Path, which: str = "best",
     load_model_state(model, state["model"], path)
     return Trained(model.eval(), genotype, Normalizer.from_dict(state["normalizer"]),
                    state["task"], state["epoch"], state["val"], path, batch_stats,
-                   state.get("eval_batch"))
+                   state.get("eval_batch"), _names(state.get("classes")))
+
+
+def _names(classes: list[str] | None) -> tuple[str, ...] | None:
+    return tuple(classes) if classes else None

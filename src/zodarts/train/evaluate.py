@@ -13,12 +13,12 @@ import torch
 from torch import nn
 
 from zodarts.config import SearchConfig, TrainConfig, load_config
-from zodarts.data import BatchIterator, load_dataset
+from zodarts.data import BatchIterator, ImageDataset, load_dataset
 from zodarts.errors import ConfigError
 from zodarts.rundir import RunPaths
 from zodarts.space import (budget_check, count_flops, count_params, count_params_all_ops,
                            resolve_budget)
-from zodarts.train.checkpoint import load_trained
+from zodarts.train.checkpoint import Trained, load_trained
 from zodarts.train.metrics import (confusion_matrix, majority_baseline, make_criterion,
                                    per_class_metrics, scores_from_logits, task_metrics)
 from zodarts.utils.io import atomic_write_bytes, atomic_write_text, read_jsonl
@@ -65,8 +65,9 @@ def split_details(task: str, labels: np.ndarray, scores: np.ndarray, train_label
 
 
 def run_dataset(paths: RunPaths) -> tuple[str, str | None]:
-    """(dataset, data_root) the run was trained on: the train config, else the search's."""
-    for cls, path in ((TrainConfig, paths.train_config), (SearchConfig, paths.config)):
+    """(dataset, data_root) the run was trained on: its training settings (an ensemble's are
+    its train_plan.yaml), else the search's."""
+    for cls, path in ((TrainConfig, paths.train_settings), (SearchConfig, paths.config)):
         if path.is_file():
             config = load_config(cls, path)
             if config.dataset:
@@ -75,9 +76,21 @@ def run_dataset(paths: RunPaths) -> tuple[str, str | None]:
                       "train it first with `zodarts train`")
 
 
+def architecture_paths(paths: RunPaths) -> RunPaths:
+    """The folder whose genotype this one trains: itself, or for an ensemble (RUN/ensemble/)
+    and its members (RUN/ensemble/mS/) the folder RUN they were trained from."""
+    if paths.is_member:
+        return RunPaths(paths.root.parent.parent)
+    if paths.is_ensemble:
+        return RunPaths(paths.root.parent)
+    return paths
+
+
 def search_paths(paths: RunPaths) -> RunPaths:
     """The folder of the search that produced this run's architecture: the run's own, or for
-    a drawn architecture (draws/dK/) the run two levels up."""
+    a drawn architecture (draws/dK/) the run two levels up; an ensemble's is that of the
+    architecture it trains."""
+    paths = architecture_paths(paths)
     return RunPaths(paths.root.parent.parent) if paths.draw_info.is_file() else paths
 
 
@@ -107,52 +120,73 @@ def run_budget(paths: RunPaths, channels: int, classes: int) -> tuple[float, flo
                           c.cells_per_stage)
 
 
-def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
-                 data_root: str | None = None, write: bool = True) -> dict:
-    """Test (and val) metrics of a trained run, its exact parameters and FLOPs; written to
-    ``RUN_DIR/eval.json`` (NaN as null) unless ``write`` is False.
-
-    The genotype, ``params`` and ``flops`` are those of the network as built: live ops only.
-    ``params_all_ops`` also counts the dead ops the genotype names (see ``live_edges``)."""
-    paths = RunPaths(run_dir)
-    searched = search_paths(paths)
-    dev = resolve_device(device)
-    trained = load_trained(paths.root, which, dev)
-    name, root = run_dataset(paths)
-    dataset = load_dataset(name, data_root or root)
-    names = (dataset.label_names if len(dataset.label_names) == dataset.classes
-             else [f"class {k}" for k in range(dataset.classes)])
+def measure(trained: Trained, dataset: ImageDataset, device: torch.device
+            ) -> tuple[dict, dict[str, np.ndarray]]:
+    """Test and val metrics of a trained model (eval.json's per-split part), and its labels
+    and scores per split (predictions.npz)."""
     train_labels = dataset.splits["train"].labels.numpy()
     results, predictions = {}, {}
     for split in ("test", "val"):
         batches = BatchIterator(dataset.splits[split], trained.eval_batch or EVAL_BATCH_SIZE,
-                                dev, trained.normalizer, shuffle=False)
+                                device, trained.normalizer, shuffle=False)
         logits, labels = predict(trained.model, batches)
         scores = scores_from_logits(dataset.task, logits)
         results[split] = {**split_metrics(dataset.task, logits, labels),
                           **split_details(dataset.task, labels.numpy(), scores, train_labels,
-                                          names)}
+                                          dataset.class_names())}
         predictions.update({f"{split}_labels": labels.numpy(), f"{split}_scores": scores})
-    genotype = trained.genotype
-    params = count_params(genotype)
-    train_log = read_jsonl(paths.train_log)
+    return results, predictions
+
+
+def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
+                 data_root: str | None = None, write: bool = True,
+                 dataset: ImageDataset | None = None) -> dict:
+    """Test (and val) metrics of a trained run, its exact parameters and FLOPs; written to
+    ``RUN_DIR/eval.json`` (NaN as null) unless ``write`` is False. ``dataset``: the run's,
+    already loaded.
+
+    The genotype, ``params`` and ``flops`` are those of the network as built: live ops only.
+    ``params_all_ops`` also counts the dead ops the genotype names (see ``live_edges``).
+    An ensemble folder is evaluated as one model (the mean of its members' probabilities), its
+    size the members' sum; each member is evaluated too, and its numbers listed."""
+    from zodarts.train.ensemble import ensemble_section, member_folders
+
+    paths = RunPaths(run_dir)
+    searched = search_paths(paths)
+    dev = resolve_device(device)
+    trained = load_trained(paths.root, which, dev)
+    if dataset is None:
+        name, root = run_dataset(paths)
+        dataset = load_dataset(name, data_root or root)
+    members = member_folders(paths) if paths.is_ensemble else []
+    member_reports = [evaluate_run(m.root, which, device, data_root, write, dataset)
+                      for m in members]
+    results, predictions = measure(trained, dataset, dev)
+    genotype, n = trained.genotype, trained.members
+    params = count_params(genotype) * n        # an ensemble's size is its members' sum
+    # A member's environment stands for the ensemble's: they ran in one process.
+    own = members[0] if members else paths
     report = {
         "dataset": dataset.name, "task": dataset.task, "method": run_method(searched),
         "genotype": genotype.pruned().to_dict(), "params": params,
-        "params_all_ops": count_params_all_ops(genotype),
-        "flops": count_flops(genotype, dataset.image_size),
+        "params_all_ops": count_params_all_ops(genotype) * n,
+        "flops": count_flops(genotype, dataset.image_size) * n,
         "budget": budget_check(params, run_budget(searched, dataset.channels, dataset.classes)),
         "checkpoint": {"which": which, "epoch": trained.epoch},
-        "seeds": {**run_seeds(searched), "train": run_seeds(paths)["train"]},
-        "environment": run_environment(paths),
+        "seeds": {**run_seeds(searched),
+                  "train": ([r["seeds"]["train"] for r in member_reports] if members
+                            else run_seeds(paths)["train"])},
+        "environment": run_environment(own),
         "search": search_decision(searched),
-        "derivation": derivation(paths),
+        "derivation": derivation(architecture_paths(paths)),
         "bn_batch_stats": trained.bn_batch_stats,
         "restarts": read_jsonl(paths.restarts),
         "test": results["test"],
-        "test_max_over_epochs": max_over_epochs(train_log, "test"),
+        "test_max_over_epochs": max_over_epochs(read_jsonl(paths.train_log), "test"),
         "val": {k: v for k, v in results["val"].items() if k != "loss"},
     }
+    if members:
+        report["ensemble"] = ensemble_section(members, member_reports)
     if write:
         write_predictions(paths.predictions, predictions)
         atomic_write_text(paths.eval, json.dumps(json_safe(report), indent=2) + "\n")

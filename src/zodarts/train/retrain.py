@@ -132,6 +132,7 @@ class Trainer:
         if note:
             self.log(note)
         self.task = dataset.task
+        self.classes = dataset.class_names()
         train = dataset.splits["train"]
         # The paper preset leaves the batch to the authors' table (or its rule) for the dataset.
         batch = c.batch_size or paper_batch(dataset.name, len(train), PAPER_TRAIN_BATCH)
@@ -163,7 +164,7 @@ class Trainer:
     # ---- checkpoints ------------------------------------------------------------------------
     def _record(self, epoch: int, val: dict) -> dict:
         return model_record(self.model, self.genotype, self.normalizer, self.task, epoch, val,
-                            self.config.bn_batch_stats, self.eval_batch)
+                            self.config.bn_batch_stats, self.eval_batch, self.classes)
 
     def _save_last(self, next_epoch: int, val: dict, best: dict) -> None:
         atomic_torch_save(self.paths.train_last, {
@@ -349,12 +350,18 @@ def _epoch_line(r: dict, epochs: int) -> str:
             f"{r['seconds']:.1f}s{' *best' if r['best'] else ''}")
 
 
-def _resolve_dataset(config: TrainConfig, paths: RunPaths) -> TrainConfig:
-    """Fill in the dataset from the search's config.yaml when the train config names none."""
+def resolve_dataset(config: TrainConfig, paths: RunPaths) -> TrainConfig:
+    """Fill in the dataset when the train config names none: the one the folder's network was
+    trained on (an ensemble of a trained run), else the search's (config.yaml)."""
     from zodarts.train.evaluate import search_paths
 
     if config.dataset:
         return config
+    if paths.train_settings.is_file():
+        trained = load_config(TrainConfig, paths.train_settings)
+        if trained.dataset:
+            return dataclasses.replace(config, dataset=trained.dataset,
+                                       data_root=config.data_root or trained.data_root)
     paths = search_paths(paths)
     if not paths.config.is_file():
         raise ConfigError(f"which dataset? {paths.config} does not exist (no search in "
@@ -364,7 +371,7 @@ def _resolve_dataset(config: TrainConfig, paths: RunPaths) -> TrainConfig:
                                data_root=config.data_root or search.data_root)
 
 
-def _resolve_genotype(genotype: Genotype | None, paths: RunPaths) -> Genotype:
+def resolve_genotype(genotype: Genotype | None, paths: RunPaths) -> Genotype:
     """The run's genotype.json, or ``genotype`` (which must not contradict it); either must be
     connected."""
     if genotype is None:
@@ -399,8 +406,8 @@ def run_train(config: TrainConfig | None, out: str | Path, genotype: Genotype | 
         if paths.train_last.exists():
             raise ConfigError(f"{paths.root} already holds a trained model; continue it with "
                               f"--resume, or delete {paths.train_dir} to train again")
-        genotype = _resolve_genotype(genotype, paths)
-        config = _resolve_dataset(config or TrainConfig(), paths)
+        genotype = resolve_genotype(genotype, paths)
+        config = resolve_dataset(config or TrainConfig(), paths)
     ensure_writable(paths.root)
     with folder_lock(paths.root, "zodarts train"):
         return Trainer(config, out, genotype, progress, log, dataset, on_epoch).run(resume)
