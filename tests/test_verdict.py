@@ -109,3 +109,15 @@ def test_ensemble_statistics_match_a_brute_force_computation(tmp_path):
         assert out["rows"][str(k)]["arch_ensemble"]["value"] == pytest.approx(arch_ens, abs=0.015)
         low, high = (out["rows"][str(k)]["arch_ensemble"][b] for b in ("low", "high"))
         assert low <= high
+
+
+def test_consistent_chance_level_architectures_are_flat_not_structured():
+    """Architectures that each predict one class (shuffled labels, a collapse) differ
+    consistently across seeds — a high ICC on pure noise. The no-skill guard reads the best
+    architecture's test AUC trained again: at chance, the verdict is flat."""
+    split = variance_split([np.array([0.497, 0.4975]), np.array([0.503, 0.5025])] * 10)
+    assert split.icc_low >= THRESHOLD                         # the ICC alone says structured
+    assert verdict_of(split, "test_acc").word == STRUCTURED
+    v = verdict_of(split, "test_acc", best_auc=(0.49, 0.51))
+    assert v.word == FLAT and v.no_skill
+    assert verdict_of(split, "test_acc", best_auc=(0.52, 0.58)).word == STRUCTURED

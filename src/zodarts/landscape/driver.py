@@ -217,7 +217,7 @@ def grow_until_decided(root: Path, genotypes: list[Genotype], settings: Landscap
     look's level) and stopping at the first one that is decided, at the last, or when another
     round would pass ``max_hours``. Looks already taken (a rerun) are not taken again."""
     from zodarts.landscape.summary import task_of
-    from zodarts.stats import variance_split
+    from zodarts.stats import held_out_best, variance_split
     from zodarts.stats.verdict import UNDETERMINED, primary_metric, verdict_of
 
     looks_path = root / LOOKS
@@ -242,10 +242,13 @@ def grow_until_decided(root: Path, genotypes: list[Genotype], settings: Landscap
         wall += seconds
         table = read_table(root)
         metric = primary_metric(task_of(table))
-        groups = [a.values(metric) for a in table.archs[:archs] if len(a.records) >= 2]
-        if len(groups) < 2:
+        done = [a for a in table.archs[:archs] if len(a.records) >= 2]
+        if len(done) < 2:
             continue
-        verdict = verdict_of(variance_split(groups), metric, plan.confidence_at(index))
+        best = held_out_best([a.values("test_auc") for a in done],
+                             confidence=plan.confidence_at(index))
+        verdict = verdict_of(variance_split([a.values(metric) for a in done]), metric,
+                             plan.confidence_at(index), best_auc=(best.low, best.high))
         looks.append({"look": index + 1, "planned": len(plan.archs), "time": time.time(),
                       "verdict": verdict.to_dict()})
         append_jsonl(looks_path, looks[-1])

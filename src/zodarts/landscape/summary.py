@@ -211,13 +211,15 @@ def summarise(table: Table, compare: list[Table] = ()) -> dict[str, Any]:
         "primary": primary_metric(task), "written": time.strftime("%Y-%m-%d %H:%M")}
     if len(two_seeds) >= 2:
         summary["variance"] = _variance(table)
-        split = stats.variance_split(table.groups(summary["primary"], 2))
-        summary["verdict"] = verdict_of(split, summary["primary"]).to_dict()
-        summary["smallest"] = smallest_within_noise(table, summary["primary"])
         summary["held_out"] = {
             metric: {name: stats.held_out_best(table.groups(metric, 2), top).to_dict()
                      for name, top in (("best", 0.0), ("top10", 0.1))}
             for metric in ("test_acc", "test_auc")}
+        split = stats.variance_split(table.groups(summary["primary"], 2))
+        auc = summary["held_out"]["test_auc"]["best"]
+        summary["verdict"] = verdict_of(split, summary["primary"],
+                                        best_auc=(auc["low"], auc["high"])).to_dict()
+        summary["smallest"] = smallest_within_noise(table, summary["primary"])
         ks = [k for k in KS if k <= len(two_seeds)]
         summary["best_of_k"] = {
             metric: {k: e.to_dict() for k, e in stats.reference(

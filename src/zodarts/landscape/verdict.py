@@ -53,6 +53,15 @@ def verdict_lines(summary: dict[str, Any], folder: str = "DIR") -> list[str]:
                    f"trained again, is expected at {ten['value']:.3f} [{ten['low']:.3f}, "
                    f"{ten['high']:.3f}] against {one['value']:.3f} for one random "
                    "architecture.")
+    if v["word"] == FLAT and v.get("no_skill"):
+        auc = (summary.get("held_out") or {}).get("test_auc", {}).get("best")
+        shown = (f" (test AUC {auc['value']:.3f} [{auc['low']:.3f}, {auc['high']:.3f}], chance "
+                 "0.5)") if auc else ""
+        return [f"**Verdict: flat — nothing is learnt.** Even the architecture that looks best "
+                f"on its seeds, trained again, is not distinguishable from chance{shown}, so no "
+                f"architecture can matter here, whatever the share of variance it explains "
+                f"({icc}: architectures that learn nothing can still behave consistently, e.g. "
+                "predict one class). Check the data and labels before searching."]
     if v["word"] == FLAT:
         lines = [f"**Verdict: flat.** The architecture explains at most {_pct(v['high'])} of "
                  f"what a user sees in {metric} here ({icc}; the upper bound is below "

@@ -19,6 +19,14 @@ a wrong "flat" (or a wrong "structured") has at most a 2.5% chance.
 
 The primary metric is test ACC (test AUC for multi-label tasks, where ACC counts whole label
 sets), chosen before the data are seen; the other metrics' intervals are reported beside it.
+
+One guard comes first: **no skill**. Where even the architecture that looks best, trained
+again, has a test AUC not distinguishable from chance (its interval reaches 0.5), nothing is
+learnt, and the verdict is *flat* whatever the ICC says. An ICC measures how consistently an
+architecture behaves across seeds, not whether the behaviour is useful: networks fitted to the
+same shuffled labels, or collapsed to one class, behave consistently per architecture and give
+a high ICC on pure noise. AUC's chance level is 0.5 whatever the class balance, which ACC's
+is not.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from dataclasses import dataclass
 from scipy import stats as sps
 
 THRESHOLD = 0.3
+CHANCE_AUC = 0.5
 FLAT, STRUCTURED, UNDETERMINED = "flat", "structured", "undetermined"
 # The most architectures a "what would decide it" line suggests; beyond, it says so.
 MAX_SUGGESTED_ARCHS = 2000
@@ -89,6 +98,7 @@ class Verdict:
     seeds: float
     f_statistic: float
     suggested_archs: int | None = None   # undetermined: architectures that would decide it
+    no_skill: bool = False               # flat because nothing beats chance (see the module)
 
     def to_dict(self) -> dict:
         import dataclasses
@@ -96,17 +106,21 @@ class Verdict:
 
 
 def verdict_of(split, metric: str, confidence: float | None = None,
-               threshold: float = THRESHOLD) -> Verdict:
+               threshold: float = THRESHOLD, best_auc: tuple[float, float] | None = None
+               ) -> Verdict:
     """The verdict of a variance split (:class:`VarianceSplit`) of ``metric``; with
     ``confidence`` other than the split's own (a sequential look's), the interval is recomputed
-    at that level from the same F."""
+    at that level from the same F. ``best_auc``: the (low, high) interval of the test AUC of
+    the best-looking architecture trained again; where its lower bound is at or below chance
+    (0.5), nothing is learnt and the verdict is flat (the no-skill guard)."""
     level = split.confidence if confidence is None else confidence
     low, high = split.icc_low, split.icc_high
     if confidence is not None and math.isfinite(split.f_statistic):
         low, high = (min(1.0, max(0.0, b)) for b in
                      icc_interval(split.f_statistic, split.archs, split.n0, level))
-    word = decide(low, high, threshold)
+    chance = best_auc is not None and math.isfinite(best_auc[0]) and best_auc[0] <= CHANCE_AUC
+    word = FLAT if chance else decide(low, high, threshold)
     suggested = (archs_to_decide(split.f_statistic, split.archs, split.n0, level, threshold)
                  if word == UNDETERMINED else None)
     return Verdict(word, metric, split.icc, low, high, level, threshold, split.archs,
-                   split.n0, split.f_statistic, suggested)
+                   split.n0, split.f_statistic, suggested, chance)
