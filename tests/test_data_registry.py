@@ -14,7 +14,8 @@ MEDMNIST = ["pathmnist", "chestmnist", "dermamnist", "octmnist", "pneumoniamnist
 
 
 def test_names():
-    assert list(REGISTRY) == MEDMNIST + ["digits"]
+    assert list(REGISTRY) == MEDMNIST + ["digits", "control-pathfinder", "control-closure",
+                                         "control-samediff", "control-spacing"]
 
 
 @pytest.mark.parametrize("name", MEDMNIST)
