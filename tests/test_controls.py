@@ -64,3 +64,58 @@ def test_a_control_runs_wherever_a_dataset_does(cache, tmp_path):
     assert main(["search", "--dataset", "control-samediff:shuffled", "--preset", "tiny",
                  "--epochs", "1", "--out", str(tmp_path / "run"), "--quiet"]) == 0
     assert "control-samediff:shuffled" in (tmp_path / "run/config.yaml").read_text()
+
+
+# ---- the instrument checked both ways, on every commit ----------------------------------------
+
+# Two architectures of the quick space from the control's pilot landscape: one whose first stage
+# only average-pools (the 1-px outline is blurred away at full resolution before anything can
+# follow it: 0.58 test ACC at 8 epochs), one with convolutions there (0.95).
+BLURRING = {"format": 1, "stages": [
+    {"depth": 1, "edges": ["none", "none", "conv_3x3", "avg_pool_3x3", "conv_3x3", "avg_pool_3x3"]},
+    {"depth": 1, "edges": ["none", "avg_pool_3x3", "none", "avg_pool_3x3", "avg_pool_3x3",
+                           "avg_pool_3x3"]},
+    {"depth": 2, "edges": ["none", "conv_1x1", "avg_pool_3x3", "skip_connect", "avg_pool_3x3",
+                           "skip_connect"]}],
+    "in_channels": 1, "num_classes": 2, "C": 8, "image_size": 28}
+FOLLOWING = {"format": 1, "stages": [
+    {"depth": 1, "edges": ["conv_1x1", "avg_pool_3x3", "conv_5x5", "avg_pool_3x3", "conv_3x3",
+                           "none"]},
+    {"depth": 2, "edges": ["avg_pool_3x3", "conv_5x5", "conv_1x1", "conv_1x1", "conv_1x1",
+                           "skip_connect"]},
+    {"depth": 1, "edges": ["none", "conv_1x1", "skip_connect", "conv_3x3", "conv_3x3",
+                           "avg_pool_3x3"]}],
+    "in_channels": 1, "num_classes": 2, "C": 8, "image_size": 28}
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("shared_ray")
+def test_the_landscape_says_structured_on_the_control_and_flat_on_its_shuffled_twin(tmp_path,
+                                                                                   capsys):
+    """`zodarts landscape` itself on the positive control (two architectures, two seeds, 8
+    epochs: the verdict must be structured) and on its label-shuffled twin (one epoch: nothing
+    can be learnt, the verdict must be flat). The landscape had only ever said "flat"."""
+    import json
+
+    from zodarts.cli import main
+    from zodarts.landscape.table import LandscapeSettings, save_genotypes
+    from zodarts.space import Genotype
+
+    source = tmp_path / "picked"
+    source.mkdir()
+    LandscapeSettings("control-closure", None, "quick", 8, 2, "none", None, 0, None, 2, 1
+                      ).save(source)
+    save_genotypes(source, [Genotype.from_dict(BLURRING), Genotype.from_dict(FOLLOWING)])
+
+    def verdict(dataset: str, epochs: str) -> dict:
+        out = tmp_path / dataset.replace(":", "-")
+        assert main(["landscape", "--dataset", dataset, "--genotypes-from", str(source),
+                     "--archs", "2", "--seeds", "2", "--preset", "quick", "--train-epochs",
+                     epochs, "--num-cpus", "2", "--quiet", "--out", str(out)]) == 0
+        return json.loads((out / "report" / "summary.json").read_text())["verdict"]
+
+    positive = verdict("control-closure", "8")
+    assert positive["word"] == "structured" and positive["low"] >= 0.3
+    assert "Verdict: structured" in capsys.readouterr().out
+    negative = verdict("control-closure:shuffled", "1")
+    assert negative["word"] == "flat" and negative["no_skill"]

@@ -38,7 +38,9 @@ def register(subparsers) -> None:
 def dataset_shape(name: str) -> tuple[str, int, int]:
     """``(name, channels, classes)`` of a registry entry, else of a dataset file or folder."""
     from zodarts.data import REGISTRY, get_info
+    from zodarts.data.controls import split_variant
 
+    name = split_variant(name)[0]   # shuffled labels: the same shape
     if name.lower() not in REGISTRY and Path(name).expanduser().exists():
         from zodarts.data import load_dataset
         dataset = load_dataset(Path(name).expanduser(), check_md5=False)

@@ -125,9 +125,14 @@ def _seeds(values: list, where: str) -> tuple[int, ...]:
 
 
 def resolve_dataset(name: str) -> str:
-    """A registry name (lower case) or an existing file/folder (made absolute)."""
+    """A registry name (lower case) or an existing file/folder (made absolute); either with
+    ``:shuffled`` (its negative control) kept."""
     from zodarts.data import REGISTRY, get_info
+    from zodarts.data.controls import SHUFFLED, split_variant
 
+    base, shuffled = split_variant(name)
+    if shuffled:
+        return resolve_dataset(base) + SHUFFLED
     path = Path(name).expanduser()
     if name.lower() not in REGISTRY and path.exists():  # a registry name wins, as in loading
         return str(path.resolve())
