@@ -16,13 +16,13 @@ from zodarts.space import Genotype
 OPERATIONS = ("skip_connect", "conv_1x1", "conv_3x3", "conv_5x5", "conv_7x7", "avg_pool_3x3")
 LABELS = {"skip_connect": "skip", "conv_1x1": "conv 1×1", "conv_3x3": "conv 3×3",
           "conv_5x5": "conv 5×5", "conv_7x7": "conv 7×7", "avg_pool_3x3": "avg pool",
-          "cells": "cells", "stage1_convs": "convs in stage 1"}
+          "cells": "cells", "stage1_convs": "convs in stage 1", "stage1_pools": "pools in stage 1"}
 
 
 def genotype_features(genotype: Genotype) -> dict[str, float]:
     """Live operations of each kind in the whole network (a cell's count times the stage's
-    depth), the number of cells, and the convolutions of the first stage (full resolution,
-    where a long reach costs the most and may matter the most)."""
+    depth), the number of cells, and the convolutions and poolings of the first stage (full
+    resolution, where a long reach costs the most and a blur loses the most)."""
     pruned = genotype.pruned()
     counts = {op: 0.0 for op in OPERATIONS}
     for stage in pruned.stages:
@@ -32,6 +32,7 @@ def genotype_features(genotype: Genotype) -> dict[str, float]:
     first = pruned.stages[0]
     counts["cells"] = float(sum(stage.depth for stage in pruned.stages))
     counts["stage1_convs"] = float(first.depth * sum(op.startswith("conv") for op in first.edges))
+    counts["stage1_pools"] = float(first.depth * sum(op == "avg_pool_3x3" for op in first.edges))
     return counts
 
 

@@ -118,7 +118,7 @@ def _feature_lines(summary: dict[str, Any], figure: Path | None) -> list[str]:
     if fit:
         lines += [f"A regression of each architecture's mean {name} on its live operations "
                   "(counted once per cell they repeat in), its cells and the first stage's "
-                  "convolutions, each per standard deviation of the feature (a change of the "
+                  "convolutions and poolings, each per standard deviation of the feature (a change of the "
                   "mean per SD, in the metric's units), 95% t intervals; R² "
                   f"{fit['r2']:.2f} (adjusted {fit['r2_adjusted']:.2f}) over {fit['n']} "
                   "architectures. The means carry seed noise, so R² cannot reach 1 even where "
