@@ -173,3 +173,25 @@ def test_search_only_run_gets_a_partial_report(tmp_path):
 def test_empty_folder_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="nothing|no search"):
         make_report(tmp_path)
+
+
+@pytest.mark.parametrize("preset", ["paper", "quick"])
+def test_the_retraining_sentence_is_the_config_it_describes(tmp_path, preset):
+    """The paper preset trains without Nesterov and without weight decay: the report must not
+    claim otherwise (it used to say "SGD (Nesterov)" whatever the config)."""
+    from zodarts.config import TRAIN_PRESETS, TrainConfig, make_config
+
+    genotype = fake_search(tmp_path)
+    fake_training(tmp_path, genotype)
+    config = make_config(TrainConfig, TRAIN_PRESETS, preset, batch_size=16)
+    save_config(config, tmp_path / "train/config.yaml")
+    text = make_report(tmp_path).read_text()
+    line = next(line for line in text.splitlines() if line.startswith("5 of "))
+    assert ("Nesterov" in line) == config.nesterov
+    assert f"with momentum {config.momentum}" in line
+    assert f"weight decay {config.weight_decay:g}," in line
+    assert f"cosine to {config.lr_min:g}" in line and f"over {config.warmup_epochs:g} epochs" in line
+    assert ("mixup α=0.1" in line) == (preset == "paper")
+    assert ("each batch's own statistics" in line) == config.bn_batch_stats
+    assert "random crop," not in line or "flip" not in line    # digits: no flip by default
+    assert "`train/best.pt`" not in text                        # no checkpoint file here
