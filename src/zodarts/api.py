@@ -248,7 +248,7 @@ def run(dataset: str | None = None, method: str | None = None, budget: str | Non
         # A stage not yet started trains with the folder's preset and seed, not the defaults.
         search_config = saved_search_config(out) or search_config
     shared = {name: getattr(search_config, name) for name in SHARED if name != "dataset"}
-    train_config = make_config(TrainConfig, TRAIN_PRESETS, search_config.preset,
+    train_config = make_config(TrainConfig, TRAIN_PRESETS, search_config.preset, "train_",
                                **{**shared, **trained})
     uri = resolve_uri(track)
     if uri is not None:

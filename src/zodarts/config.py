@@ -7,6 +7,9 @@ resolved config, so a run directory alone says how it was made.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
@@ -195,21 +198,73 @@ def paper_batch(dataset: str, images: int, table: dict[str, int]) -> int:
     return batch
 
 
-def _apply(config: Any, values: dict[str, Any]) -> Any:
+# How a setting's type is spelled to a user, and what a value of each type is called.
+_EXPECTED = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+             dict: "a mapping of settings"}
+_GIVEN = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+          dict: "a mapping", list: "a list", type(None): "unset"}
+
+
+@functools.lru_cache(maxsize=None)
+def _field_types(cls: type) -> dict[str, tuple[type, ...]]:
+    """Each field's accepted types (``int | None`` -> (int, NoneType)), from the annotations."""
+    out = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        out[name] = tuple(typing.get_origin(a) or a for a in args)
+    return out
+
+
+def _typed(name: str, value: Any, accepted: tuple[type, ...], where: str) -> Any:
+    """``value`` if it is of an accepted type (an integer where a number is asked for, and a
+    number written as a string, which YAML makes of ``1e-3``), else one ConfigError that says
+    which setting, what it takes and what it got: a wrong type would otherwise fail deep
+    inside a run, as a traceback."""
+    if value is None and type(None) in accepted:
+        return value
+    if isinstance(value, bool):
+        if bool in accepted:
+            return value
+    elif isinstance(value, int) and (int in accepted or float in accepted):
+        return value
+    elif isinstance(value, float) and float in accepted:
+        return value
+    elif isinstance(value, str) and float in accepted and str not in accepted:
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    elif any(isinstance(value, t) for t in accepted if t in (str, dict)):
+        return value
+    expected = " or ".join(_EXPECTED[t] for t in accepted if t in _EXPECTED)
+    if type(None) in accepted:
+        expected += " or unset"
+    given = next((text for t, text in _GIVEN.items() if isinstance(value, t)),
+                 type(value).__name__)
+    raise ConfigError(f"{where}setting {name} must be {expected}, got {value!r} ({given})")
+
+
+def _apply(config: Any, values: dict[str, Any], where: str = "", prefix: str = "") -> Any:
+    """Set ``values`` on ``config``, each checked against its field's type; ``where`` ("FILE:
+    ") says where they were read, ``prefix`` how the caller spells them (``train_``)."""
     known = {f.name for f in fields(config)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(f"unknown setting(s) {', '.join(unknown)} for {type(config).__name__}; "
-                          f"known: {', '.join(sorted(known))}")
+        raise ConfigError(f"{where}unknown setting(s) {', '.join(unknown)} for "
+                          f"{type(config).__name__}; known: {', '.join(sorted(known))}")
+    accepted = _field_types(type(config))
     for key, value in values.items():
+        value = _typed(prefix + key, value, accepted[key], where)
         if key == "options":
             value = {**getattr(config, key), **value}
         setattr(config, key, value)
     return config
 
 
-def make_config(cls: type, presets: dict[str, dict], preset: str | None, **overrides: Any):
-    """A config from ``preset`` defaults, then ``overrides`` (None values mean 'not given')."""
+def make_config(cls: type, presets: dict[str, dict], preset: str | None, prefix: str = "",
+                **overrides: Any):
+    """A config from ``preset`` defaults, then ``overrides`` (None values mean 'not given'),
+    which the caller spells with ``prefix`` (``train_`` in ``api.run``)."""
     config = cls()
     if preset is not None:
         if preset not in presets:
@@ -217,7 +272,7 @@ def make_config(cls: type, presets: dict[str, dict], preset: str | None, **overr
         _apply(config, dict(presets[preset]))
         if hasattr(config, "preset"):
             config.preset = preset
-    _apply(config, {k: v for k, v in overrides.items() if v is not None})
+    _apply(config, {k: v for k, v in overrides.items() if v is not None}, prefix=prefix)
     return config.validate()
 
 
@@ -276,7 +331,7 @@ def load_config(cls: type, path: str | Path):
     values = read_yaml(path)
     if not isinstance(values, dict):
         raise ConfigError(f"{path} must hold a mapping of settings")
-    return _apply(cls(), values).validate()
+    return _apply(cls(), values, f"{path}: ").validate()
 
 
 def resume_conflicts(given: dict, saved: Any, spell: Callable[[str, Any], str]) -> list[str]:
