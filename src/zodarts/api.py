@@ -42,7 +42,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _SWITCHES = {"resume", "until-decided", "size-search", "anneal", "deterministic", "force",
              "quiet", "bn-batch-stats", "test-every-epoch", "crop-flip", "flip",
              "twin-fresh-optimizer", "keep-models", "train-bn-batch-stats",
-             "train-test-every-epoch"}
+             "train-test-every-epoch", "nesterov", "train-nesterov"}
 # A flag outside `backticks` (those quote shell commands, which keep their flags), with the
 # upper-case placeholder that may follow it (`--dataset NAME`).
 _FLAG = re.compile(r"(?<![\w-])--(no-)?([a-z][a-z0-9-]*)(?:[ =]([A-Z][A-Z_]*)\b)?")

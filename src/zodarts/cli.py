@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="zodarts",
         description="Zeroth-order differentiable neural architecture search for medical images.",
     )
+    from zodarts import __version__
+    parser.add_argument("--version", action="version", version=f"zodarts {__version__}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:

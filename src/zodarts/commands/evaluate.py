@@ -12,8 +12,10 @@ def register(sub) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--checkpoint", choices=["best", "last"], default="best",
                    help="which checkpoint (default best: the best validation epoch)")
-    p.add_argument("--data-root", help="folder holding MedMNIST .npz files")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--data-root", metavar="DIR", help="folder holding MedMNIST .npz files "
+                   "(default: the run's)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda "
+                   "(default auto)")
     p.add_argument("--json", action="store_true", help="print eval.json instead of a table")
     p.set_defaults(func=run)
 

@@ -23,7 +23,8 @@ def register(sub) -> None:
                        "flags override the training ones.")
     add_search_arguments(p)
     add_train_arguments(p, prefix="train-")
-    p.add_argument("--out", help="run folder (default runs/<time>-<dataset>-<method>)")
+    p.add_argument("--out", metavar="DIR",
+                   help="run folder (default runs/<time>-<dataset>-<method>)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out: finished stages are skipped, an interrupted "
                         "one continues from its checkpoint")

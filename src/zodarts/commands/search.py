@@ -14,7 +14,8 @@ def register(sub) -> None:
                        "(config.yaml, search/log.jsonl, search/alphas.jsonl, checkpoint, "
                        "genotype.json, genotype_best.json).")
     add_search_arguments(p)
-    p.add_argument("--out", help="run folder (default runs/<time>-<dataset>-<method>)")
+    p.add_argument("--out", metavar="DIR",
+                   help="run folder (default runs/<time>-<dataset>-<method>)")
     p.add_argument("--resume", action="store_true",
                    help="continue the search in --out from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars, log lines only")
