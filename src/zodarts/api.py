@@ -24,8 +24,9 @@ import re
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from zodarts.config import (DEFAULT_PRESET, TRAIN_PRESETS, SearchConfig, TrainConfig,
-                            load_config, make_config, make_search_config, resume_conflicts)
+from zodarts.config import (DEFAULT_PRESET, DERIVATION_FIELDS, TRAIN_PRESETS, SearchConfig,
+                            TrainConfig, load_config, make_config, make_search_config,
+                            resume_conflicts)
 from zodarts.errors import ConfigError, ZodartsError
 from zodarts.pipeline import RunResult, run_pipeline
 from zodarts.search.loop import SearchResult, run_search
@@ -100,6 +101,18 @@ def _check_preset(out: str | Path, preset: str | None) -> None:
                           f"{saved.preset!r}). Leave it out, or start a new run in another out")
 
 
+def _resume_search_settings(out: str | Path, given: dict[str, Any], preset: str | None) -> None:
+    """Search settings given with resume=True: each must agree with the folder's, but the
+    derivation ones, which a resume may change (search.rederive)."""
+    from zodarts.rundir import RunPaths
+    from zodarts.search.rederive import change_derivation
+
+    _check_resume(out, {k: v for k, v in given.items() if k not in DERIVATION_FIELDS},
+                  SearchConfig, RunPaths(out).config)
+    _check_preset(out, preset)
+    change_derivation(out, given)
+
+
 def _default_out(config: SearchConfig) -> Path:
     from zodarts.commands.common import default_out
     return default_out(config)
@@ -127,8 +140,7 @@ def search(dataset: str | None = None, method: str | None = None, budget: str | 
     if resume:
         if out is None:
             raise ConfigError("resume=True needs out (the run folder to continue)")
-        _check_resume(out, given, SearchConfig, RunPaths(out).config)
-        _check_preset(out, preset)
+        _resume_search_settings(out, given, preset)
         return run_search(None, out, resume=True, progress=progress, log=None)
     config = make_search_config(preset or DEFAULT_PRESET, **given)
     return run_search(config, out or _default_out(config), progress=progress, log=None)
@@ -237,16 +249,16 @@ def run(dataset: str | None = None, method: str | None = None, budget: str | Non
 
     searched, trained = _split_run_settings(settings)
     searched = {**_named(dataset, method, budget), **searched}
-    search_config = make_search_config(preset or DEFAULT_PRESET, **searched)
     if resume:
         if out is None:
             raise ConfigError("resume=True needs out (the run folder to continue)")
-        paths = RunPaths(out)
-        _check_resume(out, searched, SearchConfig, paths.config)
-        _check_preset(out, preset)
-        _check_resume(out, trained, TrainConfig, paths.train_settings, prefix="train_")
+        _check_resume(out, trained, TrainConfig, RunPaths(out).train_settings, prefix="train_")
+        _resume_search_settings(out, searched, preset)
         # A stage not yet started trains with the folder's preset and seed, not the defaults.
-        search_config = saved_search_config(out) or search_config
+        search_config = (saved_search_config(out)
+                         or make_search_config(preset or DEFAULT_PRESET, **searched))
+    else:
+        search_config = make_search_config(preset or DEFAULT_PRESET, **searched)
     shared = {name: getattr(search_config, name) for name in SHARED if name != "dataset"}
     train_config = make_config(TrainConfig, TRAIN_PRESETS, search_config.preset, "train_",
                                **{**shared, **trained})

@@ -273,6 +273,7 @@ def make_config(cls: type, presets: dict[str, dict], preset: str | None, prefix:
         if hasattr(config, "preset"):
             config.preset = preset
     _apply(config, {k: v for k, v in overrides.items() if v is not None}, prefix=prefix)
+    check_data_root(overrides.get("data_root"))
     return config.validate()
 
 
@@ -302,10 +303,66 @@ def make_search_config(preset: str | None = None, **overrides: Any) -> SearchCon
         config.steps_per_epoch = None   # the user's length, not the preset's cap, decides
     if epochs_given and not steps_given:
         config.arch_steps = None        # the epochs given are the length, not the preset's steps
+    fit_derivation(config, {k for k in DERIVATION_FIELDS if overrides.get(k) is not None},
+                   preset)
     known = option_names(config.method)
     config.options = {k: v for k, v in config.options.items() if k in known}
     config.options.update(user_options)
     return config.validate()
+
+
+# The settings that say how a finished search hands on its architectures (not how it searches:
+# a resumed run may change them).
+DERIVATION_FIELDS = ("derive", "draws", "draw_epoch")
+
+
+def fit_derivation(config: SearchConfig, given: set[str], preset: str | None) -> None:
+    """Make the derivation settings mean what they say: a --draws or --draw-epoch the user
+    gave without draws to make is refused (it would be ignored); the same settings from a
+    preset are dropped (``--preset paper --derive argmax``); a preset's draw epoch that a
+    shorter search never reaches moves to the last epoch, with a warning that says so; one
+    the user gave is refused (``check_draw_epoch``)."""
+    import warnings
+
+    from zodarts.errors import SettingWarning
+
+    if config.derive == "argmax":
+        unused = [f"--{name.replace('_', '-')} {getattr(config, name)}"
+                  for name in ("draws", "draw_epoch") if name in given]
+        if unused:
+            raise ConfigError(f"{' and '.join(unused)} appl{'y' if len(unused) > 1 else 'ies'} "
+                              "to drawn architectures, and "
+                              "--derive argmax draws none: add --derive sample (or both), or "
+                              "leave them out")
+        config.draws, config.draw_epoch = 1, None
+    elif "draw_epoch" not in given and config.draw_epoch is not None and (
+            config.epochs is None or config.draw_epoch >= config.epochs):
+        length = (f"{config.epochs} epochs" if config.epochs is not None
+                  else "a length set in α steps")
+        warnings.warn(f"the {preset} preset draws from epoch {config.draw_epoch + 1} of its "
+                      f"own search; this one has {length}: drawing from its last epoch "
+                      "instead (--draw-epoch E picks another, counted from 0)", SettingWarning,
+                      stacklevel=3)
+        config.draw_epoch = None
+    check_draw_epoch(config)
+
+
+def check_draw_epoch(config: SearchConfig) -> None:
+    """A draw epoch the search never reaches is refused, not clamped to its last epoch."""
+    if config.draw_epoch is not None and config.epochs is not None \
+            and config.draw_epoch >= config.epochs:
+        raise ConfigError(f"--draw-epoch {config.draw_epoch} is beyond the search's "
+                          f"{config.epochs} epochs (it counts from 0: 0 to {config.epochs - 1}): "
+                          "give one of those, or leave it out to draw from the last")
+
+
+def check_data_root(root: str | None) -> None:
+    """A --data-root that does not exist is refused: the look-up would go on to
+    $MEDMNIST_ROOT and ~/.medmnist, and the run's config would name a folder it never read."""
+    if root is not None and not Path(root).expanduser().is_dir():
+        raise ConfigError(f"the data root {root} (--data-root) is not an existing folder: give "
+                          "the folder that holds the .npz files, or leave --data-root out to "
+                          "use $MEDMNIST_ROOT, then ~/.medmnist")
 
 
 def save_config(config: Any, path: str | Path) -> None:

@@ -7,9 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from zodarts.config import (ARCH_OPTIMIZERS, DEFAULT_PRESET, RELAXATIONS, SEARCH_PRESETS,
-                            SearchConfig, make_search_config)
 from zodarts.commands.defaults import add_defaults
+from zodarts.config import (ARCH_OPTIMIZERS, DEFAULT_PRESET, DERIVATION_FIELDS, RELAXATIONS,
+                            SEARCH_PRESETS, SearchConfig, make_search_config)
 from zodarts.errors import ConfigError
 
 
@@ -162,7 +162,9 @@ def check_search_resume(args: argparse.Namespace, out: str | Path) -> None:
     if not path.is_file():
         return  # run_search says there is nothing to resume
     saved = load_config(SearchConfig, path)
-    conflicts = resume_conflicts(explicit_search_settings(args), saved,
+    given = {k: v for k, v in explicit_search_settings(args).items()
+             if k not in DERIVATION_FIELDS}   # a resume may change them: search.rederive
+    conflicts = resume_conflicts(given, saved,
                                  lambda name, value: spell_flag(flag_name(name, value), value))
     if args.preset and args.preset != saved.preset:
         conflicts.append(f"--preset {args.preset} (the folder holds {saved.preset})")
@@ -172,6 +174,16 @@ def check_search_resume(args: argparse.Namespace, out: str | Path) -> None:
         conflicts += [f"--opt {k}={given[k]} (the folder holds {saved.options.get(k)})"
                       for k in given if saved.options.get(k) != parsed[k]]
     raise_conflicts(out, conflicts)
+
+
+def resume_derivation(args: argparse.Namespace, out: str | Path) -> None:
+    """Apply --derive, --draws and --draw-epoch given with --resume (search.rederive), saying
+    what changed."""
+    from zodarts.search.rederive import change_derivation
+
+    changed = change_derivation(out, explicit_search_settings(args))
+    if changed:
+        print(changed, file=sys.stderr, flush=True)
 
 
 def raise_conflicts(out, conflicts: list[str]) -> None:

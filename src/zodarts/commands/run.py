@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 
 from zodarts.commands.common import (add_search_arguments, add_track_argument,
-                                     check_search_resume, default_out, search_config_from_args,
-                                     show_progress, tracking_uri)
+                                     check_search_resume, default_out, resume_derivation,
+                                     search_config_from_args, show_progress, tracking_uri)
 from zodarts.commands.train import (add_train_arguments, check_train_resume,
                                     train_config_from_args)
 from zodarts.errors import ConfigError
@@ -120,12 +120,14 @@ def run(args) -> int:
 
     if args.resume and not args.out:
         raise ConfigError("--resume needs --out DIR (the run folder to continue)")
-    search_config = search_config_from_args(args)
     if args.resume:
         check_search_resume(args, args.out)
         check_train_resume(args, args.out, prefix="train-")
+        resume_derivation(args, args.out)
         # A stage not yet started trains with the folder's preset and seed, not the defaults.
-        search_config = saved_search_config(args.out) or search_config
+        search_config = saved_search_config(args.out) or search_config_from_args(args)
+    else:
+        search_config = search_config_from_args(args)
     train_config = train_config_from_args(args, search_config.preset, seed=search_config.seed,
                                           precision=search_config.precision,
                                           device=search_config.device,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from zodarts.commands.common import (add_search_arguments, add_track_argument,
-                                     check_search_resume, default_out, search_config_from_args,
-                                     show_progress, tracking_uri)
+                                     check_search_resume, default_out, resume_derivation,
+                                     search_config_from_args, show_progress, tracking_uri)
 from zodarts.search.loop import run_search
 
 
@@ -34,6 +34,7 @@ def run(args) -> int:
             from zodarts.errors import ConfigError
             raise ConfigError("--resume needs --out DIR (the run folder to continue)")
         check_search_resume(args, args.out)
+        resume_derivation(args, args.out)
     else:
         config = search_config_from_args(args)
         args.out = str(args.out or default_out(config))  # the interrupt message names it
