@@ -167,7 +167,8 @@ def train(run_dir: str | Path, genotype: str | Path | None = None, dataset: str 
     if genotype is None and derives_draws(run_dir):  # every drawn architecture
         results = train_derived(run_dir, config, resume, progress, log=None)
         if not results:
-            raise ConfigError(f"every architecture of {run_dir} is trained already")
+            from zodarts.commands.train import all_trained
+            raise ConfigError(all_trained(run_dir))
         return results[0]
     if resume:
         _check_resume(run_dir, {"dataset": dataset, **settings}, TrainConfig,
@@ -189,8 +190,8 @@ def evaluate(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
 @speaks_keywords
 def report(run_dir: str | Path) -> Path:
     """Plots and report.md under ``run_dir/report`` (``zodarts report``); returns report.md."""
-    from zodarts.report import make_report
-    return make_report(run_dir)
+    from zodarts.report import make_reports
+    return make_reports(run_dir)
 
 
 @speaks_keywords

@@ -58,6 +58,7 @@ def settings_line(out, decision: dict | None) -> str:
 
 def summary_table(result) -> str:
     from zodarts.report import read_run
+    from zodarts.report.derived import derived_runs, text_lines
     from zodarts.report.markdown import (fmt_count, fmt_metric, fmt_seconds,
                                          majority_shortfall)
 
@@ -67,9 +68,10 @@ def summary_table(result) -> str:
     header = (("network",) if several else ()) + (
         "dataset", "method", "params", "FLOPs", "test ACC", "majority", "test AUC", "search",
         "train")
-    rows = []
+    rows, names = [], []
     for folder, e in zip(folders, evaluations):
         name = "argmax" if folder == result.out else f"draw {folder.name[1:]}"
+        names.append(name)
         train = read_run(folder).train_seconds if several else result.train_seconds
         rows.append(((name,) if several else ()) + (
             e["dataset"], e["method"] or "-", f"{e['params']:,}", fmt_count(e["flops"]),
@@ -84,14 +86,18 @@ def summary_table(result) -> str:
     lines.append("majority: test ACC of always predicting the training split's most frequent "
                  "class")
     lines.append(settings_line(result.out, e.get("search")))
-    for evaluation in result.evaluations or [e]:
+    for name, evaluation in zip(names, evaluations):
+        label = f"{name}: " if several else ""
         best = evaluation.get("test_max_over_epochs")
         if best:
-            lines.append(f"test ACC max over epochs {fmt_metric(best.get('acc'))} (epoch "
+            lines.append(f"{label}test ACC max over epochs {fmt_metric(best.get('acc'))} (epoch "
                          f"{best.get('acc_epoch', 0) + 1}): {best['selection']}")
         if evaluation.get("restarts"):
-            lines.append(f"restarted {len(evaluation['restarts'])} time(s): "
+            lines.append(f"{label}restarted {len(evaluation['restarts'])} time(s): "
                          f"{evaluation['restarts'][-1]['reason']}")
+    derived = derived_runs(result.out)
+    if derived and any(d.is_draw for d in derived):
+        lines.append(text_lines(result.out, derived)[-1])   # the draws' means
     shortfall = majority_shortfall(e["test"])
     if shortfall:
         lines.append(f"note: {shortfall}")

@@ -173,6 +173,8 @@ def run(args) -> int:
                         check_train_resume(args, folder.root)
             results = train_derived(out, train_config_from_args(args, preset), args.resume,
                                     show_progress(args), tracker=tracker)
+            if not results:
+                raise ConfigError(all_trained(out))
         else:
             if args.resume:
                 check_train_resume(args, out)
@@ -189,6 +191,16 @@ def run(args) -> int:
         print(f"best val acc {val['acc']:.4f} (epoch {result.best['epoch'] + 1}); "
               f"model: {result.out / 'train' / 'best.pt'}")
     return 0
+
+
+def all_trained(run_dir) -> str:
+    """What to do when every architecture a search derives is trained: evaluate them."""
+    from zodarts.pipeline import derived
+
+    folders = ", ".join(str(f.root) for f in derived(run_dir))
+    return (f"every architecture {run_dir} derives is trained already ({folders}): evaluate "
+            f"them with `zodarts evaluate {run_dir}`, or delete a folder's train/ to train it "
+            "again")
 
 
 def derives_draws(run_dir) -> bool:

@@ -6,6 +6,7 @@ import math
 import time
 from pathlib import Path
 
+from zodarts.report.derived import derived_runs, markdown_section
 from zodarts.report.records import RunRecords
 from zodarts.space import BUDGET_MISS_HINT, budget_check
 
@@ -187,6 +188,7 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
              f"Run folder `{records.paths.root}` · report written "
              f"{time.strftime('%Y-%m-%d %H:%M')}", ""]
 
+    derived = derived_runs(records.paths.root)
     lines += ["## Result", ""]
     if e:
         lines += ["| dataset | method | params | FLOPs | test ACC | majority | test AUC | val ACC "
@@ -205,6 +207,12 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
                   "a multiply-add counts 2). Parameters and FLOPs are of the live operations, "
                   "the ones the network builds"
                   f"{fmt_all_ops(e['params'], e.get('params_all_ops'))}.", ""]
+        best = e.get("test_max_over_epochs")
+        if best and best.get("acc") is not None:
+            lines += [f"Test ACC, max over the training's {best['epochs']} epochs: "
+                      f"{fmt_metric(best['acc'])} (epoch {best.get('acc_epoch', 0) + 1}); "
+                      f"{best['selection']}, unlike the table's, which is the checkpoint "
+                      "chosen on validation.", ""]
         if e["test"].get("majority"):
             lines += [f"*majority*: the majority-class baseline, the ACC of always "
                       f"{_majority_choice(e['test'])} (val: {_majority_acc(e['val'])}).", ""]
@@ -217,14 +225,23 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
         lines += _per_class_table(e["test"])
         _figure(lines, figures, "confusion", "test confusion matrix")
         _figure(lines, figures, "roc", "test ROC curves")
+    elif derived:
+        lines += ["This search's architectures are retrained and evaluated in folders of their "
+                  "own: see [the derived architectures](#the-derived-architectures).", ""]
     else:
-        lines += ["Not evaluated yet: run `zodarts train` and `zodarts evaluate` on this folder.",
-                  ""]
+        root = records.paths.root
+        lines += [f"Not evaluated yet: run `zodarts train {root}`, then `zodarts evaluate "
+                  f"{root}`.", ""]
+    if derived:
+        lines += markdown_section(records.paths, derived, path.parent)
 
     genotype = records.trained_genotype
     if genotype is not None:
         dead = records.genotype.describe_dead_ops() if records.genotype else None
-        lines += ["## Architecture", "", "```", genotype.describe(), "```", ""]
+        untrained = derived is not None and all(d.is_draw for d in derived)
+        lines += ["## Architecture" + (" (the argmax, not trained here: the draws are)"
+                                       if untrained else ""), "", "```", genotype.describe(),
+                  "```", ""]
         lines += [dead, ""] if dead else []
         _figure(lines, figures, "cells", "derived cells")
 
