@@ -22,6 +22,7 @@ from zodarts.rundir import RunPaths
 from zodarts.search.loop import SearchResult, run_search
 from zodarts.tracking import NO_TRACKER, Tracker, log_evaluation, log_settings, open_run
 from zodarts.train.retrain import TrainResult
+from zodarts.utils.kinds import RUN, require_kind
 
 # derive_seed's stream for the training seeds of drawn architectures.
 DRAW_TRAIN_STREAM = 11
@@ -161,6 +162,7 @@ def run_pipeline(search_config: SearchConfig, train_config: TrainConfig, out: st
     from zodarts.train.evaluate import evaluate_run
 
     paths = RunPaths(out)
+    require_kind(paths.root, RUN, "choose another --out for the run")
     config = search_config if not resume else None
     train_config = planned_training(paths, search_config, train_config, resume)
     method = (load_config(SearchConfig, paths.config).method

@@ -129,7 +129,9 @@ def run(args) -> int:
     from zodarts.commands.common import tracking_uri
     from zodarts.commands.sweep import ray_options
     from zodarts.landscape.driver import run_landscape
+    from zodarts.utils.kinds import LANDSCAPE, require_kind
 
+    require_kind(args.out, LANDSCAPE, "choose another --out for the landscape")
     options = ray_options(args)
     track = tracking_uri(args)
     result = run_landscape(settings_from_args(args), args.out, options, args.keep_models,

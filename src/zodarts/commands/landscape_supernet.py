@@ -20,9 +20,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from zodarts.commands.landscape_place import check_kinds
     from zodarts.landscape.table import read_table
+    from zodarts.utils.kinds import RUN
     from zodarts.utils.lock import folder_lock
 
+    check_kinds(args.landscape, args.runs, "landscape-supernet", {RUN}, "finished searches")
     read_table(args.landscape)  # a folder that is no landscape is told so, and not locked
     with folder_lock(args.landscape, "zodarts landscape-supernet", elsewhere=""):
         return _rank(args)

@@ -21,6 +21,11 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from zodarts.sweep.report import write_report
+    from zodarts.utils.kinds import LANDSCAPE, SWEEP, require_kind
+
+    require_kind(args.sweep_dir, SWEEP, "give `zodarts sweep-report` a sweep folder")
+    for folder in args.landscape:
+        require_kind(folder, LANDSCAPE, "--landscape takes a landscape folder")
 
     print(f"report: {write_report(args.sweep_dir, args.landscape)}")
     return 0

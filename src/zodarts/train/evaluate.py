@@ -21,6 +21,7 @@ from zodarts.space import (budget_check, count_flops, count_params, count_params
 from zodarts.train.checkpoint import load_trained
 from zodarts.train.metrics import (confusion_matrix, majority_baseline, make_criterion,
                                    per_class_metrics, scores_from_logits, task_metrics)
+from zodarts.utils.kinds import RUN, require_kind
 from zodarts.utils.io import atomic_write_bytes, atomic_write_text, read_jsonl
 from zodarts.utils.runtime import resolve_device
 
@@ -115,6 +116,7 @@ def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
     The genotype, ``params`` and ``flops`` are those of the network as built: live ops only.
     ``params_all_ops`` also counts the dead ops the genotype names (see ``live_edges``)."""
     paths = RunPaths(run_dir)
+    require_kind(paths.root, RUN, "give `zodarts evaluate` a run folder")
     searched = search_paths(paths)
     dev = resolve_device(device)
     trained = load_trained(paths.root, which, dev)
