@@ -30,7 +30,7 @@ from zodarts.config import (DEFAULT_PRESET, DERIVATION_FIELDS, TRAIN_PRESETS, Se
 from zodarts.errors import ConfigError, ZodartsError
 from zodarts.pipeline import RunResult, run_pipeline
 from zodarts.search.loop import SearchResult, run_search
-from zodarts.tracking import check, resolve_uri
+from zodarts.tracking import check, resolve_uri, source
 from zodarts.train.retrain import TrainResult
 
 __all__ = ["search", "train", "evaluate", "report", "export", "run", "RunResult",
@@ -263,8 +263,9 @@ def run(dataset: str | None = None, method: str | None = None, budget: str | Non
     shared = {name: getattr(search_config, name) for name in SHARED if name != "dataset"}
     train_config = make_config(TrainConfig, TRAIN_PRESETS, search_config.preset, "train_",
                                **{**shared, **trained})
-    uri = resolve_uri(track)
+    out = out or _default_out(search_config)
+    uri = resolve_uri(track, out)
     if uri is not None:
-        check(uri)
-    return run_pipeline(search_config, train_config, out or _default_out(search_config), resume,
-                        progress, log=None, track=uri)
+        check(uri, source(track))
+    return run_pipeline(search_config, train_config, out, resume, progress, log=None,
+                        track=uri)

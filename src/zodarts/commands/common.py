@@ -196,18 +196,25 @@ def raise_conflicts(out, conflicts: list[str]) -> None:
 def add_track_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--track", nargs="?", const="", default=None, metavar="URI",
                    help="log to an MLflow tracker: a tracking URI (http://host:5000, "
-                        "sqlite:///path.db, a folder), or alone the embedded default "
-                        f"sqlite:///runs/mlflow.db (default: ${'ZODARTS_TRACK'}, else no "
-                        "tracking); `mlflow ui --backend-store-uri URI` shows it")
+                        "sqlite:///path.db, a folder), or alone a SQLite store beside the "
+                        "folder the command writes (--out runs/x: runs/mlflow.db); default: "
+                        "$ZODARTS_TRACK, else no tracking. The command prints the URI and how "
+                        "to open it")
 
 
-def tracking_uri(args: argparse.Namespace) -> str | None:
-    """The tracker asked for, reached now (one line and exit 1 if it cannot be), or None."""
-    from zodarts.tracking import check, resolve_uri
+def tracking_uri(args: argparse.Namespace, out: str | Path) -> str | None:
+    """The tracker asked for (``--track`` alone: beside ``out``, the folder the command
+    writes), reached now (one line and exit 1 if it cannot be), or None; where it is and how to
+    open it go to stderr."""
+    from zodarts.tracking import check, how_to_open, resolve_uri, source
 
-    uri = resolve_uri(getattr(args, "track", None))
+    given = getattr(args, "track", None)
+    uri = resolve_uri(given, out)
     if uri is not None:
-        check(uri)
+        check(uri, source(given))
+        origin = "" if given is not None else f" (from {source(given)})"
+        print(f"tracking: {uri}{origin}; to see it: {how_to_open(uri)}", file=sys.stderr,
+              flush=True)
     return uri
 
 

@@ -133,7 +133,7 @@ def run(args) -> int:
 
     require_kind(args.out, LANDSCAPE, "choose another --out for the landscape")
     options = ray_options(args)
-    track = tracking_uri(args)
+    track = tracking_uri(args, args.out)
     result = run_landscape(settings_from_args(args), args.out, options, args.keep_models,
                            track)
     for outcome in result.failed:

@@ -138,8 +138,8 @@ def run(args) -> int:
                                           precision=search_config.precision,
                                           device=search_config.device,
                                           deterministic=search_config.deterministic)
-    track = tracking_uri(args)
     args.out = str(args.out or default_out(search_config))  # the interrupt message names it
+    track = tracking_uri(args, args.out)
     print(f"run folder: {args.out}", file=sys.stderr, flush=True)
     result = run_pipeline(search_config, train_config, args.out, resume=args.resume,
                           progress=show_progress(args), track=track)

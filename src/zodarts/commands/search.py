@@ -38,7 +38,7 @@ def run(args) -> int:
     else:
         config = search_config_from_args(args)
         args.out = str(args.out or default_out(config))  # the interrupt message names it
-    tracker = open_run(tracking_uri(args), args.out, Path(args.out).name)
+    tracker = open_run(tracking_uri(args, args.out), args.out, Path(args.out).name)
     with tracker.ending_on_error():
         result = run_search(config, args.out, resume=args.resume,
                             progress=show_progress(args),

@@ -111,7 +111,7 @@ def run(args) -> int:
     from zodarts.commands.common import tracking_uri
 
     options = ray_options(args)
-    track = tracking_uri(args)
+    track = tracking_uri(args, args.out)
     grid = make_grid({axis: getattr(args, axis) for axis in AXES}, args.run_options or [],
                      args.grid)
     result = run_sweep(grid, args.out, options, track)

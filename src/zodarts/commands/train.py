@@ -163,7 +163,7 @@ def run(args) -> int:
                           "--genotype FILE --dataset NAME --out DIR")
     genotype = Genotype.load(args.genotype) if args.genotype else None
     preset = args.preset or search_preset(out) or DEFAULT_PRESET
-    tracker = open_run(tracking_uri(args), out, Path(out).name)
+    tracker = open_run(tracking_uri(args, out), out, Path(out).name)
     with tracker.ending_on_error():
         if genotype is None and derives_draws(out):
             from zodarts.pipeline import train_derived
