@@ -195,3 +195,30 @@ def test_the_retraining_sentence_is_the_config_it_describes(tmp_path, preset):
     assert ("each batch's own statistics" in line) == config.bn_batch_stats
     assert "random crop," not in line or "flip" not in line    # digits: no flip by default
     assert "`train/best.pt`" not in text                        # no checkpoint file here
+
+
+@pytest.mark.parametrize("epochs", [2, 20, 50])
+def test_epoch_ticks_of_the_alpha_heatmaps_never_run_together(tmp_path, monkeypatch, epochs):
+    """The narrow panels got matplotlib's full-width tick count: after a 20-epoch search (the
+    quick preset on digits) their labels touched."""
+    from zodarts.report import plots, read_run
+
+    figures = []
+    original = plots.save
+    monkeypatch.setattr(plots, "save", lambda fig, path: (figures.append(fig),
+                                                          original(fig, path))[1])
+    fake_search(tmp_path, epochs=epochs, size_start=2)
+    plots.alpha_heatmaps(read_run(tmp_path), 0, tmp_path / "alpha.png")
+    (fig,) = figures
+    renderer = fig.canvas.get_renderer()
+    axes = [ax for ax in fig.axes if ax.get_xlabel() == "epoch"]
+    assert len(axes) == 7
+    for ax in axes:
+        low, high = ax.get_xlim()
+        labels = [label for tick, label in zip(ax.get_xticks(), ax.get_xticklabels())
+                  if low <= tick <= high and label.get_text()]
+        assert labels, "an epoch axis without a label"
+        boxes = sorted((label.get_window_extent(renderer) for label in labels),
+                       key=lambda box: box.x0)
+        for left, right in zip(boxes, boxes[1:]):
+            assert right.x0 - left.x1 >= left.height, (epochs, [l.get_text() for l in labels])
