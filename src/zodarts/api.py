@@ -32,6 +32,7 @@ from zodarts.pipeline import RunResult, run_pipeline
 from zodarts.search.loop import SearchResult, run_search
 from zodarts.tracking import check, resolve_uri, source
 from zodarts.train.retrain import TrainResult
+from zodarts.utils.threads import configure_threads
 
 __all__ = ["search", "train", "evaluate", "report", "export", "run", "RunResult",
            "SearchResult", "TrainResult"]
@@ -127,7 +128,8 @@ def _named(dataset: str | None, method: str | None, budget: str | None) -> dict[
 @speaks_keywords
 def search(dataset: str | None = None, method: str | None = None, budget: str | None = None,
            preset: str | None = None, out: str | Path | None = None,
-           resume: bool = False, progress: bool = False, **settings: Any) -> SearchResult:
+           resume: bool = False, progress: bool = False, threads: int | None = None,
+           **settings: Any) -> SearchResult:
     """Search an architecture (``zodarts search``); ``settings`` are SearchConfig fields. The
     defaults: digits, zo-darts++, no budget, the quick preset.
 
@@ -136,6 +138,7 @@ def search(dataset: str | None = None, method: str | None = None, budget: str | 
     """
     from zodarts.rundir import RunPaths
 
+    configure_threads(threads)
     given = {**_named(dataset, method, budget), **settings}
     if resume:
         if out is None:
@@ -149,7 +152,7 @@ def search(dataset: str | None = None, method: str | None = None, budget: str | 
 @speaks_keywords
 def train(run_dir: str | Path, genotype: str | Path | None = None, dataset: str | None = None,
           preset: str | None = None, resume: bool = False, progress: bool = False,
-          **settings: Any) -> TrainResult:
+          threads: int | None = None, **settings: Any) -> TrainResult:
     """Retrain a run's genotype (or a genotype file, into ``run_dir``) from scratch (``zodarts
     train``); ``settings`` are TrainConfig fields.
 
@@ -162,6 +165,7 @@ def train(run_dir: str | Path, genotype: str | Path | None = None, dataset: str 
     from zodarts.space import Genotype
     from zodarts.train.retrain import run_train
 
+    configure_threads(threads)
     preset = preset or search_preset(run_dir) or DEFAULT_PRESET
     config = make_config(TrainConfig, TRAIN_PRESETS, preset, dataset=dataset, **settings)
     if genotype is None and derives_draws(run_dir):  # every drawn architecture
@@ -180,10 +184,12 @@ def train(run_dir: str | Path, genotype: str | Path | None = None, dataset: str 
 
 @speaks_keywords
 def evaluate(run_dir: str | Path, checkpoint: str = "best", device: str = "auto",
-             data_root: str | None = None) -> dict:
+             data_root: str | None = None, threads: int | None = None) -> dict:
     """Test/val ACC and AUC, parameters and FLOPs (``zodarts evaluate``); also written to
     ``run_dir/eval.json``."""
     from zodarts.train.evaluate import evaluate_run
+
+    configure_threads(threads)
     return evaluate_run(run_dir, checkpoint, device, data_root)
 
 
@@ -233,13 +239,14 @@ def _split_run_settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[
 def run(dataset: str | None = None, method: str | None = None, budget: str | None = None,
         preset: str | None = None, out: str | Path | None = None,
         resume: bool = False, progress: bool = False, track: str | None = None,
-        **settings: Any) -> RunResult:
+        threads: int | None = None, **settings: Any) -> RunResult:
     """Search → train → evaluate → report in one folder (``zodarts run``).
 
     ``settings``: SearchConfig fields (``epochs``, ``seed``, ``device``, ``options``...) and
     TrainConfig fields with a ``train_`` prefix (``train_epochs``, ``train_lr``...); the seed,
     device, precision and dataset are shared by both stages. ``track``: an MLflow tracking URI
-    ("" for the embedded default; None: $ZODARTS_TRACK, else no tracking).
+    ("" for the embedded default; None: $ZODARTS_TRACK, else no tracking). ``threads``: torch's
+    CPU threads, in every function here (None: $OMP_NUM_THREADS, else the CPUs available).
 
     >>> result = api.run()          # digits, quick preset: about two minutes on a CPU
     >>> result.evaluation["test"]["acc"]
@@ -248,6 +255,7 @@ def run(dataset: str | None = None, method: str | None = None, budget: str | Non
 
     from zodarts.commands.run import saved_search_config
 
+    configure_threads(threads)
     searched, trained = _split_run_settings(settings)
     searched = {**_named(dataset, method, budget), **searched}
     if resume:

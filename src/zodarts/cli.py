@@ -115,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     sigterm = SigtermRaises()
+    if hasattr(args, "threads"):   # a command that computes here: its threads, before any work
+        from zodarts.utils.threads import configure_threads
+        configure_threads(args.threads, lambda line: print(f"zodarts {args.command}: {line}",
+                                                           file=sys.stderr, flush=True))
     try:
         with warnings.catch_warnings(), sigterm:
             warnings.showwarning = _plain_warnings(args.command)

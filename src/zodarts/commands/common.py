@@ -193,6 +193,21 @@ def raise_conflicts(out, conflicts: list[str]) -> None:
                           "new run in another --out")
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def add_threads_argument(p: argparse.ArgumentParser) -> None:
+    """--threads for a command that computes in this process (cli.main applies it)."""
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="torch's CPU threads (default: $OMP_NUM_THREADS, else the CPUs this "
+                        "process may use, its affinity mask capped by a container's quota, less "
+                        "those other processes are busy on at the start)")
+
+
 def add_track_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--track", nargs="?", const="", default=None, metavar="URI",
                    help="log to an MLflow tracker: a tracking URI (http://host:5000, "

@@ -18,6 +18,8 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda "
                    "(default auto)")
     p.add_argument("--json", action="store_true", help="print eval.json instead of a table")
+    from zodarts.commands.common import add_threads_argument
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 

@@ -16,6 +16,8 @@ def register(sub) -> None:
     p.add_argument("landscape", metavar="DIR", help="a landscape folder")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="finished searches")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    from zodarts.commands.common import add_threads_argument
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 

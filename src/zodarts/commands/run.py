@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from zodarts.commands.common import (add_search_arguments, add_track_argument,
+from zodarts.commands.common import (add_search_arguments, add_threads_argument,
+                                     add_track_argument,
                                      check_search_resume, default_out, resume_derivation,
                                      search_config_from_args, show_progress, tracking_uri)
 from zodarts.commands.train import (add_train_arguments, check_train_resume,
@@ -30,6 +31,7 @@ def register(sub) -> None:
                         "one continues from its checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars, log lines only")
     add_track_argument(p)
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 

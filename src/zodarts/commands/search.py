@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from zodarts.commands.common import (add_search_arguments, add_track_argument,
+from zodarts.commands.common import (add_search_arguments, add_threads_argument,
+                                     add_track_argument,
                                      check_search_resume, default_out, resume_derivation,
                                      search_config_from_args, show_progress, tracking_uri)
 from zodarts.search.loop import run_search
@@ -20,6 +21,7 @@ def register(sub) -> None:
                    help="continue the search in --out from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars, log lines only")
     add_track_argument(p)
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 

@@ -141,8 +141,9 @@ def register(sub) -> None:
     add_train_arguments(p)
     p.add_argument("--resume", action="store_true", help="continue from train/last.pt")
     p.add_argument("--quiet", action="store_true", help="no progress bars, log lines only")
-    from zodarts.commands.common import add_track_argument
+    from zodarts.commands.common import add_threads_argument, add_track_argument
     add_track_argument(p)
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 
