@@ -72,16 +72,20 @@ def run_beside(busy: int, args: argparse.Namespace) -> dict:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", default="digits", help="default digits")
-    p.add_argument("--preset", default="quick", help="default quick")
-    p.add_argument("--arch-steps", type=int, default=8, help="search length (default 8)")
-    p.add_argument("--epochs", type=int, help="search length in epochs instead")
+    p.add_argument("--dataset", default="digits", help="(default: digits)")
+    p.add_argument("--preset", default="quick", help="(default: quick)")
+    p.add_argument("--arch-steps", type=int, default=8, help="search length in α steps "
+                   "(default: 8)")
+    p.add_argument("--epochs", type=int, help="search length in epochs instead (default: "
+                   "unset, --arch-steps gives the length)")
     p.add_argument("--busy", default="0,1,2", help="busy processes beside the search, one "
-                   "condition each (default 0,1,2; 0, alone, is always run first)")
-    p.add_argument("--threads", type=int, help="the search's --threads (default: zodarts's)")
-    p.add_argument("--json", action="store_true", help="print the results as JSON")
+                   "condition each; 0, alone, is always run first (default: 0,1,2)")
+    p.add_argument("--threads", type=int, help="the search's --threads (default: unset, "
+                   "zodarts chooses)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON (default: "
+                   "a table)")
     args = p.parse_args()
     counts = sorted({0, *(int(b) for b in args.busy.split(","))})
     rows = [run_beside(busy, args) for busy in counts]
