@@ -193,7 +193,8 @@ def test_the_retraining_sentence_is_the_config_it_describes(tmp_path, preset):
     assert ("Nesterov" in line) == config.nesterov
     assert f"with momentum {config.momentum}" in line
     assert f"weight decay {config.weight_decay:g}," in line
-    assert f"cosine to {config.lr_min:g}" in line and f"over {config.warmup_epochs:g} epochs" in line
+    assert f"cosine to {config.lr_min:g}" in line
+    assert f"over {config.warmup_epochs:g} epochs" in line
     assert ("mixup α=0.1" in line) == (preset == "paper")
     assert ("each batch's own statistics" in line) == config.bn_batch_stats
     assert "random crop," not in line or "flip" not in line    # digits: no flip by default
