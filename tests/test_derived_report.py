@@ -70,6 +70,10 @@ def test_evaluate_and_train_on_a_drawing_run_lead_to_the_draws_numbers(tmp_path,
     capsys.readouterr()
     assert main(["train", str(out), "--quiet"]) == 1       # trained: not a loop back
     assert f"evaluate them with `zodarts evaluate {out}`" in capsys.readouterr().err
+    from zodarts import api
+    from zodarts.errors import ConfigError
+    with pytest.raises(ConfigError, match=r"draws its architectures.*evaluate one of those"):
+        api.evaluate(out)                                  # one folder: the draws' are named
     assert main(["evaluate", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "== draw 0" in printed and "== draw 1" in printed

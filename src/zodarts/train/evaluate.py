@@ -117,6 +117,12 @@ def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
     ``params_all_ops`` also counts the dead ops the genotype names (see ``live_edges``)."""
     paths = RunPaths(run_dir)
     require_kind(paths.root, RUN, "give `zodarts evaluate` a run folder")
+    if (paths.config.is_file() and not paths.train_best.is_file()
+            and load_config(SearchConfig, paths.config).derive == "sample"):
+        raise ConfigError(f"{paths.root} draws its architectures, and each is trained and "
+                          f"evaluated in a folder of its own ({paths.draw(0).root}, ...): "
+                          f"`zodarts evaluate {paths.root}` evaluates them all, or evaluate one "
+                          "of those folders")
     searched = search_paths(paths)
     dev = resolve_device(device)
     trained = load_trained(paths.root, which, dev)
