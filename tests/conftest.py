@@ -7,16 +7,23 @@ edits) to a file. Both are plain functions so any test module can import them
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 import pytest
-import torch
+
+import zodarts  # noqa: F401  (before torch: its OpenMP threads sleep while they wait)
 
 # The suite's networks are tiny: one thread is as fast as two and immune to the huge slow-downs
-# of oversubscribed OpenMP threads when the machine is busy.
-torch.set_num_threads(1)
+# of oversubscribed OpenMP threads when the machine is busy. The commands run in-process set
+# their threads from $OMP_NUM_THREADS (utils.threads): one unless the caller asks for more.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 SPLIT_NAMES = ("train", "val", "test")
 

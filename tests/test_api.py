@@ -108,3 +108,18 @@ def test_keyword_spelling_keeps_shell_commands():
     assert keyword_spelling(text) == (
         "continue it with resume=True or choose another out=...; pass dataset=NAME; "
         "anneal=False; run `zodarts fetch breastmnist --root /data` first")
+
+
+@pytest.mark.parametrize("settings,named", [
+    ({"epochs": "x"}, "setting epochs must be an integer or unset, got 'x' (a string)"),
+    ({"train_lr": "fast"}, "setting train_lr must be a number, got 'fast' (a string)"),
+    ({"C": 2.5}, "setting C must be an integer, got 2.5 (a number)"),
+])
+def test_a_wrongly_typed_setting_is_a_config_error_naming_it(tmp_path, settings, named):
+    """It used to be a bare TypeError from deep inside the config's validation."""
+    from zodarts import api
+
+    with pytest.raises(ConfigError) as err:
+        api.run(out=tmp_path / "run", **settings)
+    assert named in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "run").exists()

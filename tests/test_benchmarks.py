@@ -220,3 +220,15 @@ def test_bn_batch_stats_measures_each_network_both_ways(tmp_path):
     evaluation = json.loads((run / "eval.json").read_text())
     assert row["batch 32"]["acc"] == pytest.approx(evaluation["test"]["acc"])
     assert 0 <= row["running"]["acc"] <= 1 and "batch all" in row
+
+
+def test_threads_compares_a_search_alone_and_beside_a_busy_process():
+    report = _json_of([ROOT / "benchmarks/threads.py", "--preset", "tiny", "--epochs", "1",
+                       "--busy", "1", "--json"])
+    runs = report["runs"]
+    assert [r["busy"] for r in runs] == [0, 1]
+    assert runs[0]["ratio_to_alone"] == 1.0
+    assert runs[1]["ratio_to_alone"] == pytest.approx(runs[1]["seconds"] / runs[0]["seconds"])
+    for r in runs:
+        assert r["seconds"] > 0 and r["threads"] >= 1 and r["epochs"] == 1
+        assert r["omp_wait_policy"] == "PASSIVE"

@@ -251,3 +251,38 @@ def test_every_commands_help_reads_as_written():
     (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     for name, command in sub.choices.items():
         assert "%%" not in command.format_help(), name
+
+
+@pytest.fixture
+def saved_config(tmp_path):
+    """A run folder's config.yaml as a search writes it (no search needed: it is read first)."""
+    from zodarts.config import make_search_config, save_config
+
+    out = tmp_path / "run"
+    out.mkdir()
+    save_config(make_search_config("tiny"), out / "config.yaml")
+    return out
+
+
+@pytest.mark.parametrize("line,named", [
+    ("epochs: two", "setting epochs must be an integer or unset, got 'two' (a string)"),
+    ("deterministic: 3", "setting deterministic must be true or false, got 3 (an integer)"),
+    ("budget: [1, 2]", "setting budget must be a string, got [1, 2] (a list)"),
+])
+def test_a_wrongly_typed_setting_in_config_yaml_is_one_line(saved_config, line, named, capsys):
+    """It used to end in exit 3 and a traceback, deep inside the resumed search."""
+    config = saved_config / "config.yaml"
+    key = line.split(":")[0]
+    config.write_text("".join(l if not l.startswith(f"{key}:") else line + "\n"
+                              for l in config.read_text().splitlines(keepends=True)))
+    code, _, err = run_cli(capsys, "search", "--out", saved_config, "--resume")
+    text = one_line(err)
+    assert code == 1 and f"config.yaml: {named}" in text, text
+
+
+def test_a_number_yaml_reads_as_a_string_is_taken_as_a_number(saved_config):
+    from zodarts.config import SearchConfig, load_config
+
+    config = saved_config / "config.yaml"
+    config.write_text(config.read_text().replace("w_lr: 0.1", "w_lr: 1e-1"))
+    assert load_config(SearchConfig, config).w_lr == 0.1       # YAML 1.1 reads 1e-1 as a str

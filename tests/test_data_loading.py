@@ -108,6 +108,7 @@ def test_registry_size_suffix(tmp_path):
 
 def test_missing_file_lists_every_place_and_the_command(tmp_path, isolated_roots, monkeypatch):
     monkeypatch.setenv("MEDMNIST_ROOT", str(tmp_path / "env"))
+    (tmp_path / "cli").mkdir()   # a --data-root that does not exist is refused before this
     message = load_error("dermamnist", data_root=tmp_path / "cli")
     assert str(tmp_path / "cli" / "dermamnist.npz") in message
     assert str(tmp_path / "env" / "dermamnist.npz") in message

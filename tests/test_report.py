@@ -173,3 +173,56 @@ def test_search_only_run_gets_a_partial_report(tmp_path):
 def test_empty_folder_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="nothing|no search"):
         make_report(tmp_path)
+
+
+@pytest.mark.parametrize("preset", ["paper", "quick"])
+def test_the_retraining_sentence_is_the_config_it_describes(tmp_path, preset):
+    """The paper preset trains without Nesterov and without weight decay: the report must not
+    claim otherwise (it used to say "SGD (Nesterov)" whatever the config)."""
+    from zodarts.config import TRAIN_PRESETS, TrainConfig, make_config
+
+    genotype = fake_search(tmp_path)
+    fake_training(tmp_path, genotype)
+    from zodarts.report import read_run
+    from zodarts.report.markdown import write_markdown
+
+    config = make_config(TrainConfig, TRAIN_PRESETS, preset, batch_size=16)
+    save_config(config, tmp_path / "train/config.yaml")
+    text = write_markdown(read_run(tmp_path), {}, tmp_path / "report.md").read_text()
+    line = next(line for line in text.splitlines() if line.startswith("5 of "))
+    assert ("Nesterov" in line) == config.nesterov
+    assert f"with momentum {config.momentum}" in line
+    assert f"weight decay {config.weight_decay:g}," in line
+    assert f"cosine to {config.lr_min:g}" in line
+    assert f"over {config.warmup_epochs:g} epochs" in line
+    assert ("mixup α=0.1" in line) == (preset == "paper")
+    assert ("each batch's own statistics" in line) == config.bn_batch_stats
+    assert "random crop," not in line or "flip" not in line    # digits: no flip by default
+    assert "`train/best.pt`" not in text                        # no checkpoint file here
+
+
+@pytest.mark.parametrize("epochs", [2, 20])
+def test_epoch_ticks_of_the_alpha_heatmaps_never_run_together(tmp_path, monkeypatch, epochs):
+    """The narrow panels got matplotlib's full-width tick count: after a 20-epoch search (the
+    quick preset on digits) their labels touched."""
+    from zodarts.report import plots, read_run
+
+    figures = []
+    original = plots.save
+    monkeypatch.setattr(plots, "save", lambda fig, path: (figures.append(fig),
+                                                          original(fig, path))[1])
+    fake_search(tmp_path, epochs=epochs, size_start=2)
+    plots.alpha_heatmaps(read_run(tmp_path), 0, tmp_path / "alpha.png")
+    (fig,) = figures
+    renderer = fig.canvas.get_renderer()
+    axes = [ax for ax in fig.axes if ax.get_xlabel() == "epoch"]
+    assert len(axes) == 7
+    for ax in axes:
+        low, high = ax.get_xlim()
+        labels = [label for tick, label in zip(ax.get_xticks(), ax.get_xticklabels())
+                  if low <= tick <= high and label.get_text()]
+        assert labels, "an epoch axis without a label"
+        boxes = sorted((label.get_window_extent(renderer) for label in labels),
+                       key=lambda box: box.x0)
+        for left, right in zip(boxes, boxes[1:]):
+            assert right.x0 - left.x1 >= left.height, (epochs, [l.get_text() for l in labels])

@@ -218,3 +218,47 @@ def test_an_error_in_a_tracked_block_ends_the_run_with_its_status(error, status)
         with pytest.raises(error), tracker.ending_on_error():
             raise error()
     assert tracker.ended == status
+
+
+def test_track_alone_puts_the_store_beside_the_run_and_says_how_to_open_it(tmp_path, capsys,
+                                                                           monkeypatch):
+    """It wrote ./runs/mlflow.db of the working directory whatever --out was, and said
+    nothing."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    out = tmp_path / "elsewhere" / "run"
+    assert main(["search", "--preset", "tiny", "--epochs", "1", "--out", str(out), "--quiet",
+                 "--track"]) == 0
+    uri = f"sqlite:///{tmp_path / 'elsewhere' / 'mlflow.db'}"
+    assert (tmp_path / "elsewhere" / "mlflow.db").is_file() and not any(cwd.iterdir())
+    assert [r.info.run_name for r in runs(uri)] == ["run"]
+    err = capsys.readouterr().err
+    assert f"tracking: {uri}; to see it: `mlflow ui --backend-store-uri {uri}`" in err
+
+
+@pytest.mark.parametrize("from_env", [False, True])
+def test_a_bad_scheme_is_one_whole_line_naming_where_it_came_from(tmp_path, capsys,
+                                                                  monkeypatch, from_env):
+    """It said "cannot reach ... start it", with MLflow's list of schemes cut off mid-word."""
+    argv = ["search", "--preset", "tiny", "--out", str(tmp_path / "run")]
+    if from_env:
+        monkeypatch.setenv("ZODARTS_TRACK", "foo://bar")
+    else:
+        argv += ["--track", "foo://bar"]
+    assert main(argv) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1
+    line = lines[0]
+    assert "MLflow has no tracking store of scheme 'foo'" in line and "sqlite:///" in line
+    assert "cannot reach" not in line and "start it" not in line
+    assert ("$ZODARTS_TRACK foo://bar" in line and "unset $ZODARTS_TRACK" in line) == from_env
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unreachable_server_from_the_environment_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ZODARTS_TRACK", "http://127.0.0.1:1")
+    assert main(["search", "--preset", "tiny", "--out", str(tmp_path / "run")]) == 1
+    line = capsys.readouterr().err.strip()
+    assert "cannot reach the MLflow tracker at http://127.0.0.1:1 (from $ZODARTS_TRACK" in line
+    assert "start it" in line and "unset $ZODARTS_TRACK" in line and "\n" not in line

@@ -7,6 +7,11 @@ line's jobs as functions. The subpackages are the parts: ``data``, ``space``, ``
 
 import importlib
 
+from zodarts.utils.threads import prefer_passive_waiting
+
+# Before torch loads OpenMP: its threads then sleep, not spin, while they wait (utils.threads).
+prefer_passive_waiting()
+
 __version__ = "0.1.0"
 __all__ = ["api", "__version__"]
 

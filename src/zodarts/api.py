@@ -26,15 +26,17 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from zodarts.config import (DEFAULT_PRESET, TRAIN_PRESETS, SearchConfig, TrainConfig,
-                            load_config, make_config, make_search_config, resume_conflicts)
+from zodarts.config import (DEFAULT_PRESET, DERIVATION_FIELDS, TRAIN_PRESETS, SearchConfig,
+                            TrainConfig, load_config, make_config, make_search_config,
+                            resume_conflicts)
 from zodarts.errors import ConfigError, ZodartsError
 from zodarts.pipeline import RunResult, run_pipeline
 from zodarts.predict.core import Predictions
 from zodarts.search.loop import SearchResult, run_search
-from zodarts.tracking import check, resolve_uri
+from zodarts.tracking import check, resolve_uri, source
 from zodarts.train.ensemble import EnsembleResult
 from zodarts.train.retrain import TrainResult
+from zodarts.utils.threads import configure_threads
 
 __all__ = ["search", "train", "evaluate", "report", "export", "predict", "run", "RunResult",
            "SearchResult", "TrainResult", "EnsembleResult", "Predictions"]
@@ -46,7 +48,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _SWITCHES = {"resume", "until-decided", "size-search", "anneal", "deterministic", "force",
              "quiet", "bn-batch-stats", "test-every-epoch", "crop-flip", "flip",
              "twin-fresh-optimizer", "keep-models", "train-bn-batch-stats",
-             "train-test-every-epoch"}
+             "train-test-every-epoch", "nesterov", "train-nesterov"}
 # A flag outside `backticks` (those quote shell commands, which keep their flags), with the
 # upper-case placeholder that may follow it (`--dataset NAME`).
 _FLAG = re.compile(r"(?<![\w-])--(no-)?([a-z][a-z0-9-]*)(?:[ =]([A-Z][A-Z_]*)\b)?")
@@ -104,6 +106,18 @@ def _check_preset(out: str | Path, preset: str | None) -> None:
                           f"{saved.preset!r}). Leave it out, or start a new run in another out")
 
 
+def _resume_search_settings(out: str | Path, given: dict[str, Any], preset: str | None) -> None:
+    """Search settings given with resume=True: each must agree with the folder's, but the
+    derivation ones, which a resume may change (search.rederive)."""
+    from zodarts.rundir import RunPaths
+    from zodarts.search.rederive import change_derivation
+
+    _check_resume(out, {k: v for k, v in given.items() if k not in DERIVATION_FIELDS},
+                  SearchConfig, RunPaths(out).config)
+    _check_preset(out, preset)
+    change_derivation(out, given)
+
+
 def _default_out(config: SearchConfig) -> Path:
     from zodarts.commands.common import default_out
     return default_out(config)
@@ -118,7 +132,8 @@ def _named(dataset: str | None, method: str | None, budget: str | None) -> dict[
 @speaks_keywords
 def search(dataset: str | None = None, method: str | None = None, budget: str | None = None,
            preset: str | None = None, out: str | Path | None = None,
-           resume: bool = False, progress: bool = False, **settings: Any) -> SearchResult:
+           resume: bool = False, progress: bool = False, threads: int | None = None,
+           **settings: Any) -> SearchResult:
     """Search an architecture (``zodarts search``); ``settings`` are SearchConfig fields. The
     defaults: digits, zo-darts++, no budget, the quick preset.
 
@@ -127,12 +142,12 @@ def search(dataset: str | None = None, method: str | None = None, budget: str | 
     """
     from zodarts.rundir import RunPaths
 
+    configure_threads(threads)
     given = {**_named(dataset, method, budget), **settings}
     if resume:
         if out is None:
             raise ConfigError("resume=True needs out (the run folder to continue)")
-        _check_resume(out, given, SearchConfig, RunPaths(out).config)
-        _check_preset(out, preset)
+        _resume_search_settings(out, given, preset)
         return run_search(None, out, resume=True, progress=progress, log=None)
     config = make_search_config(preset or DEFAULT_PRESET, **given)
     return run_search(config, out or _default_out(config), progress=progress, log=None)
@@ -141,7 +156,8 @@ def search(dataset: str | None = None, method: str | None = None, budget: str | 
 @speaks_keywords
 def train(run_dir: str | Path, genotype: str | Path | None = None, dataset: str | None = None,
           preset: str | None = None, resume: bool = False, progress: bool = False,
-          seeds: Sequence[int] | None = None, **settings: Any) -> TrainResult | EnsembleResult:
+          seeds: Sequence[int] | None = None, threads: int | None = None,
+          **settings: Any) -> TrainResult | EnsembleResult:
     """Retrain a run's genotype (or a genotype file, into ``run_dir``) from scratch (``zodarts
     train``); ``settings`` are TrainConfig fields. With ``seeds``, an ensemble: the genotype
     trained once per seed into ``run_dir/ensemble`` (an EnsembleResult), which evaluate,
@@ -157,6 +173,7 @@ def train(run_dir: str | Path, genotype: str | Path | None = None, dataset: str 
     from zodarts.space import Genotype
     from zodarts.train.retrain import run_train
 
+    configure_threads(threads)
     preset = preset or search_preset(run_dir) or DEFAULT_PRESET
     if seeds is not None:
         return _train_ensemble(run_dir, genotype, dataset, preset, resume, progress, seeds,
@@ -165,7 +182,8 @@ def train(run_dir: str | Path, genotype: str | Path | None = None, dataset: str 
     if genotype is None and derives_draws(run_dir):  # every drawn architecture
         results = train_derived(run_dir, config, resume, progress, log=None)
         if not results:
-            raise ConfigError(f"every architecture of {run_dir} is trained already")
+            from zodarts.commands.train import all_trained
+            raise ConfigError(all_trained(run_dir))
         return results[0]
     if resume:
         _check_resume(run_dir, {"dataset": dataset, **settings}, TrainConfig,
@@ -198,18 +216,20 @@ def _train_ensemble(run_dir: str | Path, genotype: str | Path | None, dataset: s
 
 @speaks_keywords
 def evaluate(run_dir: str | Path, checkpoint: str = "best", device: str = "auto",
-             data_root: str | None = None) -> dict:
+             data_root: str | None = None, threads: int | None = None) -> dict:
     """Test/val ACC and AUC, parameters and FLOPs (``zodarts evaluate``); also written to
     ``run_dir/eval.json``."""
     from zodarts.train.evaluate import evaluate_run
+
+    configure_threads(threads)
     return evaluate_run(run_dir, checkpoint, device, data_root)
 
 
 @speaks_keywords
 def report(run_dir: str | Path) -> Path:
     """Plots and report.md under ``run_dir/report`` (``zodarts report``); returns report.md."""
-    from zodarts.report import make_report
-    return make_report(run_dir)
+    from zodarts.report import make_reports
+    return make_reports(run_dir)
 
 
 @speaks_keywords
@@ -269,13 +289,14 @@ def _split_run_settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[
 def run(dataset: str | None = None, method: str | None = None, budget: str | None = None,
         preset: str | None = None, out: str | Path | None = None,
         resume: bool = False, progress: bool = False, track: str | None = None,
-        **settings: Any) -> RunResult:
+        threads: int | None = None, **settings: Any) -> RunResult:
     """Search → train → evaluate → report in one folder (``zodarts run``).
 
     ``settings``: SearchConfig fields (``epochs``, ``seed``, ``device``, ``options``...) and
     TrainConfig fields with a ``train_`` prefix (``train_epochs``, ``train_lr``...); the seed,
     device, precision and dataset are shared by both stages. ``track``: an MLflow tracking URI
-    ("" for the embedded default; None: $ZODARTS_TRACK, else no tracking).
+    ("" for the embedded default; None: $ZODARTS_TRACK, else no tracking). ``threads``: torch's
+    CPU threads, in every function here (None: $OMP_NUM_THREADS, else the CPUs available).
 
     >>> result = api.run()          # digits, quick preset: about two minutes on a CPU
     >>> result.evaluation["test"]["acc"]
@@ -284,23 +305,25 @@ def run(dataset: str | None = None, method: str | None = None, budget: str | Non
 
     from zodarts.commands.run import saved_search_config
 
+    configure_threads(threads)
     searched, trained = _split_run_settings(settings)
     searched = {**_named(dataset, method, budget), **searched}
-    search_config = make_search_config(preset or DEFAULT_PRESET, **searched)
     if resume:
         if out is None:
             raise ConfigError("resume=True needs out (the run folder to continue)")
-        paths = RunPaths(out)
-        _check_resume(out, searched, SearchConfig, paths.config)
-        _check_preset(out, preset)
-        _check_resume(out, trained, TrainConfig, paths.train_settings, prefix="train_")
+        _check_resume(out, trained, TrainConfig, RunPaths(out).train_settings, prefix="train_")
+        _resume_search_settings(out, searched, preset)
         # A stage not yet started trains with the folder's preset and seed, not the defaults.
-        search_config = saved_search_config(out) or search_config
+        search_config = (saved_search_config(out)
+                         or make_search_config(preset or DEFAULT_PRESET, **searched))
+    else:
+        search_config = make_search_config(preset or DEFAULT_PRESET, **searched)
     shared = {name: getattr(search_config, name) for name in SHARED if name != "dataset"}
-    train_config = make_config(TrainConfig, TRAIN_PRESETS, search_config.preset,
+    train_config = make_config(TrainConfig, TRAIN_PRESETS, search_config.preset, "train_",
                                **{**shared, **trained})
-    uri = resolve_uri(track)
+    out = out or _default_out(search_config)
+    uri = resolve_uri(track, out)
     if uri is not None:
-        check(uri)
-    return run_pipeline(search_config, train_config, out or _default_out(search_config), resume,
-                        progress, log=None, track=uri)
+        check(uri, source(track))
+    return run_pipeline(search_config, train_config, out, resume, progress, log=None,
+                        track=uri)

@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="zodarts",
         description="Zeroth-order differentiable neural architecture search for medical images.",
     )
+    from zodarts import __version__
+    parser.add_argument("--version", action="version", version=f"zodarts {__version__}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -115,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     sigterm = SigtermRaises()
+    if hasattr(args, "threads"):   # a command that computes here: its threads, before any work
+        from zodarts.utils.threads import configure_threads
+        configure_threads(args.threads, lambda line: print(f"zodarts {args.command}: {line}",
+                                                           file=sys.stderr, flush=True))
     try:
         with warnings.catch_warnings(), sigterm:
             warnings.showwarning = _plain_warnings(args.command)

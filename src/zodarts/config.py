@@ -7,6 +7,9 @@ resolved config, so a run directory alone says how it was made.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
@@ -195,21 +198,73 @@ def paper_batch(dataset: str, images: int, table: dict[str, int]) -> int:
     return batch
 
 
-def _apply(config: Any, values: dict[str, Any]) -> Any:
+# How a setting's type is spelled to a user, and what a value of each type is called.
+_EXPECTED = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+             dict: "a mapping of settings"}
+_GIVEN = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+          dict: "a mapping", list: "a list", type(None): "unset"}
+
+
+@functools.lru_cache(maxsize=None)
+def _field_types(cls: type) -> dict[str, tuple[type, ...]]:
+    """Each field's accepted types (``int | None`` -> (int, NoneType)), from the annotations."""
+    out = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        out[name] = tuple(typing.get_origin(a) or a for a in args)
+    return out
+
+
+def _typed(name: str, value: Any, accepted: tuple[type, ...], where: str) -> Any:
+    """``value`` if it is of an accepted type (an integer where a number is asked for, and a
+    number written as a string, which YAML makes of ``1e-3``), else one ConfigError that says
+    which setting, what it takes and what it got: a wrong type would otherwise fail deep
+    inside a run, as a traceback."""
+    if value is None and type(None) in accepted:
+        return value
+    if isinstance(value, bool):
+        if bool in accepted:
+            return value
+    elif isinstance(value, int) and (int in accepted or float in accepted):
+        return value
+    elif isinstance(value, float) and float in accepted:
+        return value
+    elif isinstance(value, str) and float in accepted and str not in accepted:
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    elif any(isinstance(value, t) for t in accepted if t in (str, dict)):
+        return value
+    expected = " or ".join(_EXPECTED[t] for t in accepted if t in _EXPECTED)
+    if type(None) in accepted:
+        expected += " or unset"
+    given = next((text for t, text in _GIVEN.items() if isinstance(value, t)),
+                 type(value).__name__)
+    raise ConfigError(f"{where}setting {name} must be {expected}, got {value!r} ({given})")
+
+
+def _apply(config: Any, values: dict[str, Any], where: str = "", prefix: str = "") -> Any:
+    """Set ``values`` on ``config``, each checked against its field's type; ``where`` ("FILE:
+    ") says where they were read, ``prefix`` how the caller spells them (``train_``)."""
     known = {f.name for f in fields(config)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(f"unknown setting(s) {', '.join(unknown)} for {type(config).__name__}; "
-                          f"known: {', '.join(sorted(known))}")
+        raise ConfigError(f"{where}unknown setting(s) {', '.join(unknown)} for "
+                          f"{type(config).__name__}; known: {', '.join(sorted(known))}")
+    accepted = _field_types(type(config))
     for key, value in values.items():
+        value = _typed(prefix + key, value, accepted[key], where)
         if key == "options":
             value = {**getattr(config, key), **value}
         setattr(config, key, value)
     return config
 
 
-def make_config(cls: type, presets: dict[str, dict], preset: str | None, **overrides: Any):
-    """A config from ``preset`` defaults, then ``overrides`` (None values mean 'not given')."""
+def make_config(cls: type, presets: dict[str, dict], preset: str | None, prefix: str = "",
+                **overrides: Any):
+    """A config from ``preset`` defaults, then ``overrides`` (None values mean 'not given'),
+    which the caller spells with ``prefix`` (``train_`` in ``api.run``)."""
     config = cls()
     if preset is not None:
         if preset not in presets:
@@ -217,7 +272,8 @@ def make_config(cls: type, presets: dict[str, dict], preset: str | None, **overr
         _apply(config, dict(presets[preset]))
         if hasattr(config, "preset"):
             config.preset = preset
-    _apply(config, {k: v for k, v in overrides.items() if v is not None})
+    _apply(config, {k: v for k, v in overrides.items() if v is not None}, prefix=prefix)
+    check_data_root(overrides.get("data_root"))
     return config.validate()
 
 
@@ -247,10 +303,66 @@ def make_search_config(preset: str | None = None, **overrides: Any) -> SearchCon
         config.steps_per_epoch = None   # the user's length, not the preset's cap, decides
     if epochs_given and not steps_given:
         config.arch_steps = None        # the epochs given are the length, not the preset's steps
+    fit_derivation(config, {k for k in DERIVATION_FIELDS if overrides.get(k) is not None},
+                   preset)
     known = option_names(config.method)
     config.options = {k: v for k, v in config.options.items() if k in known}
     config.options.update(user_options)
     return config.validate()
+
+
+# The settings that say how a finished search hands on its architectures (not how it searches:
+# a resumed run may change them).
+DERIVATION_FIELDS = ("derive", "draws", "draw_epoch")
+
+
+def fit_derivation(config: SearchConfig, given: set[str], preset: str | None) -> None:
+    """Make the derivation settings mean what they say: a --draws or --draw-epoch the user
+    gave without draws to make is refused (it would be ignored); the same settings from a
+    preset are dropped (``--preset paper --derive argmax``); a preset's draw epoch that a
+    shorter search never reaches moves to the last epoch, with a warning that says so; one
+    the user gave is refused (``check_draw_epoch``)."""
+    import warnings
+
+    from zodarts.errors import SettingWarning
+
+    if config.derive == "argmax":
+        unused = [f"--{name.replace('_', '-')} {getattr(config, name)}"
+                  for name in ("draws", "draw_epoch") if name in given]
+        if unused:
+            raise ConfigError(f"{' and '.join(unused)} appl{'y' if len(unused) > 1 else 'ies'} "
+                              "to drawn architectures, and "
+                              "--derive argmax draws none: add --derive sample (or both), or "
+                              "leave them out")
+        config.draws, config.draw_epoch = 1, None
+    elif "draw_epoch" not in given and config.draw_epoch is not None and (
+            config.epochs is None or config.draw_epoch >= config.epochs):
+        length = (f"{config.epochs} epochs" if config.epochs is not None
+                  else "a length set in α steps")
+        warnings.warn(f"the {preset} preset draws from epoch {config.draw_epoch + 1} of its "
+                      f"own search; this one has {length}: drawing from its last epoch "
+                      "instead (--draw-epoch E picks another, counted from 0)", SettingWarning,
+                      stacklevel=3)
+        config.draw_epoch = None
+    check_draw_epoch(config)
+
+
+def check_draw_epoch(config: SearchConfig) -> None:
+    """A draw epoch the search never reaches is refused, not clamped to its last epoch."""
+    if config.draw_epoch is not None and config.epochs is not None \
+            and config.draw_epoch >= config.epochs:
+        raise ConfigError(f"--draw-epoch {config.draw_epoch} is beyond the search's "
+                          f"{config.epochs} epochs (it counts from 0: 0 to {config.epochs - 1}): "
+                          "give one of those, or leave it out to draw from the last")
+
+
+def check_data_root(root: str | None) -> None:
+    """A --data-root that does not exist is refused: the look-up would go on to
+    $MEDMNIST_ROOT and ~/.medmnist, and the run's config would name a folder it never read."""
+    if root is not None and not Path(root).expanduser().is_dir():
+        raise ConfigError(f"the data root {root} (--data-root) is not an existing folder: give "
+                          "the folder that holds the .npz files, or leave --data-root out to "
+                          "use $MEDMNIST_ROOT, then ~/.medmnist")
 
 
 def save_config(config: Any, path: str | Path) -> None:
@@ -276,7 +388,7 @@ def load_config(cls: type, path: str | Path):
     values = read_yaml(path)
     if not isinstance(values, dict):
         raise ConfigError(f"{path} must hold a mapping of settings")
-    return _apply(cls(), values).validate()
+    return _apply(cls(), values, f"{path}: ").validate()
 
 
 def resume_conflicts(given: dict, saved: Any, spell: Callable[[str, Any], str]) -> list[str]:

@@ -30,6 +30,7 @@ from zodarts.train.checkpoint import Trained, load_trained
 from zodarts.train.ensemble import COMBINE, ensemble_seeds
 from zodarts.train.evaluate import run_dataset
 from zodarts.utils.io import atomic_write_bytes, atomic_write_text
+from zodarts.utils.kinds import RUN, require_kind
 
 FORMATS = {"torchscript": ".pt", "onnx": ".onnx"}
 TOLERANCE = 1e-4  # max |Δ logit|: float32 kernels differ in summation order across runtimes
@@ -55,6 +56,7 @@ def export_model(run_dir: str | Path, fmt: str = "torchscript", out: str | Path 
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}: use {' or '.join(FORMATS)}")
     paths = RunPaths(run_dir)
+    require_kind(paths.root, RUN, "give `zodarts export` a trained run folder")
     trained = load_trained(paths.root, "best", "cpu")
     model = Deployable(trained.model, trained.normalizer).eval()
     name, root = run_dataset(paths)

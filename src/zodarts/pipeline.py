@@ -22,6 +22,7 @@ from zodarts.rundir import RunPaths
 from zodarts.search.loop import SearchResult, run_search
 from zodarts.tracking import NO_TRACKER, Tracker, log_evaluation, log_settings, open_run
 from zodarts.train.retrain import TrainResult
+from zodarts.utils.kinds import RUN, require_kind
 
 # derive_seed's stream for the training seeds of drawn architectures.
 DRAW_TRAIN_STREAM = 11
@@ -95,7 +96,10 @@ def train_derived(out: str | Path, train_config: TrainConfig | None, resume: boo
     tracked = trackers(tracker, out)
     results = []
     for folder in derived(out):
-        if resume and training_finished(folder):
+        if training_finished(folder):
+            if not resume and log:   # `zodarts train RUN` again: the rest still trains
+                log(f"{folder.root} is trained already: skipped (delete its train/ folder to "
+                    "train it again)")
             continue
         again = resume and folder.train_last.is_file()
         folder_tracker = tracked[folder.root]
@@ -154,10 +158,11 @@ def run_pipeline(search_config: SearchConfig, train_config: TrainConfig, out: st
     """Search, retrain, evaluate and report into ``out``; with ``track`` (an MLflow URI, made
     reachable by the caller) as one tracked run (``run_name``, default the folder's name),
     nested under ``parent_run`` when given."""
-    from zodarts.report import make_report, read_run
+    from zodarts.report import make_reports, read_run
     from zodarts.train.evaluate import evaluate_run
 
     paths = RunPaths(out)
+    require_kind(paths.root, RUN, "choose another --out for the run")
     config = search_config if not resume else None
     train_config = planned_training(paths, search_config, train_config, resume)
     method = (load_config(SearchConfig, paths.config).method
@@ -172,8 +177,7 @@ def run_pipeline(search_config: SearchConfig, train_config: TrainConfig, out: st
         trained = train_derived(out, train_config, resume, progress, log, tracker)
         folders = derived(out)
         evaluations = [evaluate_run(f.root, device=train_config.device) for f in folders]
-        reports = [make_report(f.root) for f in folders]
-        report = reports[0] if folders[0].root == paths.root else make_report(out)
+        report = make_reports(out)   # the draws' first: the run's report links to them
         for folder, folder_tracker in trackers(tracker, out).items():
             log_settings(folder_tracker, folder)
             log_evaluation(folder_tracker, folder)

@@ -2,9 +2,10 @@
 never the only copy of anything.
 
 ``--track URI`` (or ``$ZODARTS_TRACK``) names an MLflow tracking URI; ``--track`` alone is the
-embedded default, a SQLite store beside the runs (``sqlite:///runs/mlflow.db``), which ``mlflow
-ui --backend-store-uri sqlite:///runs/mlflow.db`` shows with nothing else to start. Without it
-nothing here runs and MLflow is not imported.
+embedded default, a SQLite store beside the folder the command writes (``--out runs/x``:
+``sqlite:///.../runs/mlflow.db``), which ``mlflow ui --backend-store-uri URI`` shows with nothing
+else to start; the command prints the URI and that line. Without it nothing here runs and
+MLflow is not imported.
 
 One MLflow run per zodarts run folder: its resolved settings as params, each epoch's numbers as
 metrics (``search/...``, ``train/...``, step = the epoch), the final numbers of eval.json, tags
@@ -31,22 +32,26 @@ from typing import Any, Callable, Iterator
 from zodarts.errors import ConfigError, ZodartsWarning
 from zodarts.utils.io import atomic_write_text
 
-DEFAULT_URI = "sqlite:///runs/mlflow.db"
+DEFAULT_STORE = "mlflow.db"   # --track alone: this file, beside the folder the command writes
 ENVIRONMENT = "ZODARTS_TRACK"
+# The tracking URIs MLflow takes: a server, a SQLAlchemy database, a file store, Databricks.
+SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "file", "databricks")
 EXPERIMENT = "zodarts"
 TRACKING_FILE = "tracking.json"
 RETRY_DELAYS = (0.5, 2.0, 0.0)   # seconds after each failed attempt of a call
 MISSING = "tracking needs MLflow, which is not installed: pip install 'zodarts[track]'"
 
 
-def resolve_uri(given: str | None) -> str | None:
+def resolve_uri(given: str | None, out: str | Path | None = None) -> str | None:
     """The tracking URI asked for: ``--track URI``, ``--track`` alone (``""``: the embedded
-    default) or $ZODARTS_TRACK; None: no tracking. A relative SQLite or file path is made
-    absolute, since a sweep's workers may run from another directory."""
+    default, a SQLite store beside ``out``, the folder the command writes) or $ZODARTS_TRACK;
+    None: no tracking. A relative SQLite or file path is made absolute, since a sweep's
+    workers may run from another directory."""
     uri = given if given is not None else os.environ.get(ENVIRONMENT) or None
     if uri is None:
         return None
-    uri = uri or DEFAULT_URI
+    beside = Path(out).expanduser().resolve().parent if out is not None else Path("runs")
+    uri = uri or f"sqlite:///{beside / DEFAULT_STORE}"
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
         uri = "sqlite:///" + str(Path(uri[len("sqlite:///"):]).expanduser().resolve())
     elif ":" not in uri and ("/" in uri or uri.startswith((".", "~"))):
@@ -65,9 +70,36 @@ def _client(uri: str):
     return MlflowClient(uri)
 
 
-def check(uri: str) -> None:
+def source(given: str | None) -> str:
+    """Where the tracking URI came from, for messages: the flag or the environment."""
+    return "--track" if given is not None else f"${ENVIRONMENT}"
+
+
+def how_to_open(uri: str) -> str:
+    """How a person sees what is logged at ``uri``."""
+    if uri.startswith(("http://", "https://")):
+        return f"open {uri} in a browser"
+    return f"`mlflow ui --backend-store-uri {uri}`, then http://127.0.0.1:5000"
+
+
+def _scheme(uri: str) -> str | None:
+    """The URI's scheme (``postgresql+psycopg2`` -> postgresql); None for a plain path."""
+    if "://" not in uri:
+        return None
+    return uri.split("://", 1)[0].split("+", 1)[0].lower()
+
+
+def check(uri: str, given_by: str = "--track") -> None:
     """Reach the tracker now, in seconds, or fail with one line: before any work is done or
-    any folder made."""
+    any folder made. ``given_by`` names where the URI came from (the flag or
+    $ZODARTS_TRACK), so that the line says what to fix."""
+    scheme = _scheme(uri)
+    leave = "leave --track out" if given_by == "--track" else f"unset {given_by}"
+    if scheme is not None and scheme not in SCHEMES:
+        raise ConfigError(f"{given_by} {uri}: MLflow has no tracking store of scheme "
+                          f"'{scheme}': give http(s)://HOST:PORT (a tracking server), "
+                          "sqlite:///PATH.db, postgresql://, mysql://, file:///FOLDER or a "
+                          f"folder, or {leave}")
     # MLflow retries an unreachable server for minutes by default: here, once and briefly
     # (only for this check: a run's own calls keep MLflow's retries).
     quick = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
@@ -80,15 +112,25 @@ def check(uri: str) -> None:
     except ConfigError:
         raise
     except Exception as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ConfigError(f"cannot reach the MLflow tracker at {uri} ({first[:200]}): start "
-                          "it, fix --track, or leave --track out") from None
+        first = _shorten((str(err).strip().splitlines() or [type(err).__name__])[0])
+        fix = f"fix {given_by}, or {leave}"
+        start = ("start it (`mlflow server --host HOST --port PORT`), "
+                 if scheme in ("http", "https") else "")
+        raise ConfigError(f"cannot reach the MLflow tracker at {uri} (from {given_by}: "
+                          f"{first}): {start}{fix}") from None
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _shorten(text: str, limit: int = 160) -> str:
+    """``text`` cut at a word before ``limit`` characters, marked as cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:[(") + " …"
 
 
 def _experiment(client, uri: str) -> str:

@@ -7,41 +7,57 @@ import sys
 import time
 from pathlib import Path
 
-from zodarts.config import (ARCH_OPTIMIZERS, DEFAULT_PRESET, RELAXATIONS, SEARCH_PRESETS,
-                            SearchConfig, make_search_config)
+from zodarts.commands.defaults import add_defaults
+from zodarts.config import (ARCH_OPTIMIZERS, DEFAULT_PRESET, DERIVATION_FIELDS, RELAXATIONS,
+                            SEARCH_PRESETS, SearchConfig, make_search_config)
 from zodarts.errors import ConfigError
+
+
+# What an unset search setting means, for --help's defaults.
+SEARCH_UNSET = {
+    "dataset": "digits", "epochs": "from --arch-steps and the data", "arch_steps": "from "
+    "--epochs", "batch_size": "the authors' batch for the dataset", "steps_per_epoch": "the "
+    "whole half", "relax": "the method's own", "anneal": "the method's own", "size_search":
+    "the method's own", "a_optimizer": "the method's own", "a_lr": "the method's own",
+    "a_weight_decay": "the method's own", "size_search_start": "at 40%% of the epochs",
+    "temp_decay_every": "a tenth of the search", "params_min": "the band's",
+    "params_max": "the band's", "draw_epoch": "the last",
+}
 
 
 def add_search_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("search")
     g.add_argument("--dataset", help="registry name (e.g. breastmnist, digits), an .npz file in "
                    "MedMNIST layout or an image folder (default: digits)")
-    g.add_argument("--data-root", help="folder holding MedMNIST .npz files (else $MEDMNIST_ROOT, "
-                   "then ~/.medmnist)")
-    g.add_argument("--method", help="search method (default zo-darts++; `zodarts methods` "
-                   "lists them with their settings)")
+    g.add_argument("--data-root", metavar="DIR", help="folder holding MedMNIST .npz files "
+                   "(default: $MEDMNIST_ROOT, then ~/.medmnist)")
+    g.add_argument("--method", help="search method (`zodarts methods` lists them with their "
+                   "settings)")
     g.add_argument("--preset", choices=sorted(SEARCH_PRESETS),
                    help=f"settings preset (default: {DEFAULT_PRESET})")
-    g.add_argument("--epochs", type=int, help="search epochs (default: the preset's)")
+    g.add_argument("--epochs", type=int, help="search epochs")
     g.add_argument("--arch-steps", type=int, help="search length in architecture steps; the "
                    "epochs then follow from the dataset's size")
     g.add_argument("--until-decided", action="store_true", default=None,
                    help="stop once every choice's margin has stayed above --decided-margin "
                         "for --decided-epochs epochs (the epochs are then a maximum)")
     g.add_argument("--decided-margin", type=float,
-                   help="p(top 1) − p(top 2) that makes a choice decided (default 0.1)")
-    g.add_argument("--decided-epochs", type=int, help="epochs in a row (default 3)")
+                   help="p(top 1) − p(top 2) that makes a choice decided")
+    g.add_argument("--decided-epochs", type=int, help="epochs in a row that make the "
+                   "architecture decided")
     g.add_argument("--budget", choices=["small", "medium", "large", "none"],
-                   help="parameter budget band (default none; needs size search)")
-    g.add_argument("--params-min", type=float, help="explicit lower parameter bound")
-    g.add_argument("--params-max", type=float, help="explicit upper parameter bound")
-    g.add_argument("--seed", type=int)
+                   help="parameter budget band (needs size search)")
+    g.add_argument("--params-min", type=float, help="explicit lower parameter bound (replaces "
+                   "--budget's)")
+    g.add_argument("--params-max", type=float, help="explicit upper parameter bound (replaces "
+                   "--budget's)")
+    g.add_argument("--seed", type=int, help="seed of the split, the initialisation, the batches "
+                   "and the architecture steps")
     g.add_argument("--device", help="auto (CUDA when present), cpu or cuda")
     g.add_argument("--precision", choices=["fp32", "bf16"],
-                   help="fp32 (default) or bf16 autocast for forward and backward (α and its "
-                        "estimate stay float32)")
-    g.add_argument("--batch-size", type=int, help="default: the preset's (paper: the authors' "
-                   "batch for the dataset)")
+                   help="fp32 or bf16 autocast for forward and backward (α and its estimate "
+                        "stay float32)")
+    g.add_argument("--batch-size", type=int, help="search batch")
     g.add_argument("--steps-per-epoch", type=int, help="cap on weight steps per epoch")
     g.add_argument("--C", type=int, dest="C", help="channels of the first stage")
     g.add_argument("--cells-per-stage", type=int, help="maximum cells per stage")
@@ -57,29 +73,34 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
                    help="phase-1 epochs before the size-variable phase (kernels and depths are "
                         "searched from epoch N+1)")
     a.add_argument("--temp-decay-every", type=int,
-                   help="epochs between temperature decays (default: the preset's; quick: a "
-                        "decay every tenth of the search)")
+                   help="epochs between temperature decays")
     o = p.add_argument_group("the architecture optimizer (default: the method's own)")
-    o.add_argument("--a-optimizer", choices=list(ARCH_OPTIMIZERS))
-    o.add_argument("--a-lr", type=float)
-    o.add_argument("--a-weight-decay", type=float)
+    o.add_argument("--a-optimizer", choices=list(ARCH_OPTIMIZERS),
+                   help="optimizer of the architecture parameters")
+    o.add_argument("--a-lr", type=float, help="learning rate of the architecture parameters")
+    o.add_argument("--a-weight-decay", type=float,
+                   help="weight decay of the architecture parameters")
     m = p.add_argument_group("method options")
-    m.add_argument("--zo-directions", type=int, help="ZO directions averaged per α step")
+    m.add_argument("--zo-directions", type=int, help="ZO directions averaged per α step "
+                   "(default: the method's own, `zodarts methods`)")
     m.add_argument("--twin-fresh-optimizer", action="store_true", default=None,
-                   help="give the ZO twin a fresh optimizer (the reference code's behaviour)")
+                   help="give the ZO twin a fresh optimizer (the reference code's behaviour; "
+                        "default: a copy of the main network's optimizer state)")
     m.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
-                   help="a method-specific option (repeatable), e.g. --opt zo_steps=5")
+                   help="a method-specific option (repeatable), e.g. --opt zo_steps=5 "
+                        "(default: the method's own, `zodarts methods METHOD` lists them)")
     g.add_argument("--deterministic", action="store_true", default=None,
                    help="deterministic kernels (slower on GPU)")
     d = p.add_argument_group("deriving the architecture")
     d.add_argument("--derive", choices=["argmax", "sample", "both"],
-                   help="argmax of every distribution (default; the paper preset: sample), "
-                        "draws from them as the ZO-DARTS++ authors do, or both; each draw is "
-                        "trained in RUN_DIR/draws/dK/")
-    d.add_argument("--draws", type=int, help="architectures drawn (default 1; paper: 3)")
+                   help="argmax of every distribution, draws from them as the ZO-DARTS++ "
+                        "authors do, or both; each draw is trained in RUN_DIR/draws/dK/")
+    d.add_argument("--draws", type=int, help="architectures drawn (with --derive sample or "
+                   "both)")
     d.add_argument("--draw-epoch", type=int, metavar="E",
-                   help="draw from epoch E's distributions (from 0; default: the last; paper: "
-                        "39, where the authors' sampler reads their log)")
+                   help="draw from epoch E's distributions, counted from 0 (the paper "
+                        "preset's is where the authors' sampler reads their log)")
+    add_defaults(p, SearchConfig, SEARCH_PRESETS, SEARCH_UNSET)
 
 
 # Flags that map one-to-one onto SearchConfig fields.
@@ -141,7 +162,9 @@ def check_search_resume(args: argparse.Namespace, out: str | Path) -> None:
     if not path.is_file():
         return  # run_search says there is nothing to resume
     saved = load_config(SearchConfig, path)
-    conflicts = resume_conflicts(explicit_search_settings(args), saved,
+    given = {k: v for k, v in explicit_search_settings(args).items()
+             if k not in DERIVATION_FIELDS}   # a resume may change them: search.rederive
+    conflicts = resume_conflicts(given, saved,
                                  lambda name, value: spell_flag(flag_name(name, value), value))
     if args.preset and args.preset != saved.preset:
         conflicts.append(f"--preset {args.preset} (the folder holds {saved.preset})")
@@ -153,6 +176,16 @@ def check_search_resume(args: argparse.Namespace, out: str | Path) -> None:
     raise_conflicts(out, conflicts)
 
 
+def resume_derivation(args: argparse.Namespace, out: str | Path) -> None:
+    """Apply --derive, --draws and --draw-epoch given with --resume (search.rederive), saying
+    what changed."""
+    from zodarts.search.rederive import change_derivation
+
+    changed = change_derivation(out, explicit_search_settings(args))
+    if changed:
+        print(changed, file=sys.stderr, flush=True)
+
+
 def raise_conflicts(out, conflicts: list[str]) -> None:
     if conflicts:
         raise ConfigError(f"{out} was started with other settings, and --resume continues them "
@@ -160,21 +193,43 @@ def raise_conflicts(out, conflicts: list[str]) -> None:
                           "new run in another --out")
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def add_threads_argument(p: argparse.ArgumentParser) -> None:
+    """--threads for a command that computes in this process (cli.main applies it)."""
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="torch's CPU threads (default: $OMP_NUM_THREADS, else the CPUs this "
+                        "process may use, its affinity mask capped by a container's quota, less "
+                        "those other processes are busy on at the start)")
+
+
 def add_track_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--track", nargs="?", const="", default=None, metavar="URI",
                    help="log to an MLflow tracker: a tracking URI (http://host:5000, "
-                        "sqlite:///path.db, a folder), or alone the embedded default "
-                        f"sqlite:///runs/mlflow.db (default: ${'ZODARTS_TRACK'}, else no "
-                        "tracking); `mlflow ui --backend-store-uri URI` shows it")
+                        "sqlite:///path.db, a folder), or alone a SQLite store beside the "
+                        "folder the command writes (--out runs/x: runs/mlflow.db); default: "
+                        "$ZODARTS_TRACK, else no tracking. The command prints the URI and how "
+                        "to open it")
 
 
-def tracking_uri(args: argparse.Namespace) -> str | None:
-    """The tracker asked for, reached now (one line and exit 1 if it cannot be), or None."""
-    from zodarts.tracking import check, resolve_uri
+def tracking_uri(args: argparse.Namespace, out: str | Path) -> str | None:
+    """The tracker asked for (``--track`` alone: beside ``out``, the folder the command
+    writes), reached now (one line and exit 1 if it cannot be), or None; where it is and how to
+    open it go to stderr."""
+    from zodarts.tracking import check, how_to_open, resolve_uri, source
 
-    uri = resolve_uri(getattr(args, "track", None))
+    given = getattr(args, "track", None)
+    uri = resolve_uri(given, out)
     if uri is not None:
-        check(uri)
+        check(uri, source(given))
+        origin = "" if given is not None else f" (from {source(given)})"
+        print(f"tracking: {uri}{origin}; to see it: {how_to_open(uri)}", file=sys.stderr,
+              flush=True)
     return uri
 
 

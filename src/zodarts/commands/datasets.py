@@ -20,7 +20,8 @@ def register(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON list")
     parser.add_argument("--verify", action="store_true",
                         help="hash local files: md5 status official or modified")
-    parser.add_argument("--data-root", metavar="DIR", help="look here first")
+    parser.add_argument("--data-root", metavar="DIR", help="look here first (default: "
+                        "$MEDMNIST_ROOT, then ~/.medmnist)")
     parser.add_argument("--size", type=int, default=28, choices=(28, 64, 128, 224),
                         help="image size of the MedMNIST files to look for (default 28)")
     parser.set_defaults(func=run)

@@ -17,8 +17,10 @@ def register(subparsers) -> None:
                     "--root (default: $MEDMNIST_ROOT, else ~/.medmnist), verify its md5 and "
                     f"only then give it its final name. Datasets: {', '.join(names)}.")
     parser.add_argument("name", metavar="NAME")
-    parser.add_argument("--root", metavar="DIR", help="destination folder")
-    parser.add_argument("--url", help="a mirror of the official file (still md5-checked)")
+    parser.add_argument("--root", metavar="DIR", help="destination folder (default: "
+                        "$MEDMNIST_ROOT, else ~/.medmnist)")
+    parser.add_argument("--url", help="a mirror of the official file (still md5-checked; "
+                        "default: the registry's Zenodo record)")
     parser.add_argument("--size", type=int, default=28, choices=(28, 64, 128, 224),
                         help="image size (default 28)")
     parser.add_argument("--force", action="store_true",

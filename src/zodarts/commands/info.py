@@ -21,7 +21,8 @@ def register(subparsers) -> None:
         description="Load a dataset (a name, an .npz in MedMNIST layout or an image folder), "
                     "validate it and print its shape, splits and class counts.")
     parser.add_argument("dataset", metavar="NAME_OR_PATH")
-    parser.add_argument("--data-root", metavar="DIR", help="look here first for named datasets")
+    parser.add_argument("--data-root", metavar="DIR", help="look here first for named datasets "
+                        "(default: $MEDMNIST_ROOT, then ~/.medmnist)")
     parser.add_argument("--size", type=int, default=28, help="MedMNIST image size (default 28)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run)

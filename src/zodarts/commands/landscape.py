@@ -28,7 +28,8 @@ def register(sub) -> None:
         "grows the landscape. The report (`zodarts landscape-report`) is written at the end.")
     p.add_argument("--dataset", default="digits", help="registry name, .npz or image folder "
                    "(default digits)")
-    p.add_argument("--data-root", help="folder holding MedMNIST .npz files")
+    p.add_argument("--data-root", metavar="DIR", help="folder holding MedMNIST .npz files "
+                   "(default: $MEDMNIST_ROOT, then ~/.medmnist)")
     p.add_argument("--out", required=True, metavar="DIR", help="the landscape folder")
     p.add_argument("--archs", type=int, default=20, help="architectures (default 20)")
     p.add_argument("--seeds", type=int, default=2, help="retraining seeds per architecture "
@@ -48,7 +49,8 @@ def register(sub) -> None:
                    "(default 0)")
     p.add_argument("--genotypes-from", metavar="LANDSCAPE", help="the first --archs genotypes "
                    "of another landscape (their cells, built for this data)")
-    p.add_argument("--device", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--device", help="auto (CUDA when present), cpu or cuda (default: the "
+                   "preset's, auto)")
     p.add_argument("--keep-models", action="store_true", help="keep every retraining's "
                    "checkpoints (default: deleted once its record is written)")
     g = p.add_argument_group("growing until the verdict is decided")
@@ -138,24 +140,35 @@ def settings_from_args(args: argparse.Namespace):
                              asdict(train), sequential)
 
 
+def overhead_line(o: dict) -> str:
+    """Where this invocation's time went, in words: the retrainings' epochs, the jobs around
+    them, the whole command (landscape.driver.overhead's ratios, as multiples of the
+    training)."""
+    slots = f" × {o['slots']:g} parallel slots" if o["slots"] != 1 else ""
+    return (f"landscape: the retrainings' epochs took {o['train_seconds']:.0f} s; the jobs "
+            f"took {1 + o['in_jobs']:.1f}× that ({o['job_seconds']:.0f} s, with data loading, "
+            f"zero-cost proxies, evaluation and start-up), the whole command "
+            f"{1 + o['end_to_end']:.1f}× ({o['wall_seconds']:.0f} s{slots}, with Ray's "
+            "start and idle slots)")
+
+
 def run(args) -> int:
     import sys
 
     from zodarts.commands.common import tracking_uri
     from zodarts.commands.sweep import ray_options
     from zodarts.landscape.driver import run_landscape
+    from zodarts.utils.kinds import LANDSCAPE, require_kind
 
+    require_kind(args.out, LANDSCAPE, "choose another --out for the landscape")
     options = ray_options(args)
-    track = tracking_uri(args)
+    track = tracking_uri(args, args.out)
     result = run_landscape(settings_from_args(args), args.out, options, args.keep_models,
                            track, args.max_hours)
     for outcome in result.failed:
         print(f"failed {outcome.cell}: {outcome.error}", file=sys.stderr)
     if result.overhead:
-        o = result.overhead
-        print(f"landscape: training {o['train_seconds']:.0f} s; other work in the jobs "
-              f"{100 * o['in_jobs']:.1f}% of it, end to end {100 * o['end_to_end']:.1f}%",
-              file=sys.stderr)
+        print(overhead_line(result.overhead), file=sys.stderr)
     print(f"landscape: {len(result.outcomes) - len(result.failed)} architecture(s) trained now, "
           f"{len(result.failed)} failed; report: {result.report}")
     print(verdict_text(result.report))

@@ -38,9 +38,11 @@ def run(args) -> int:
     from zodarts.landscape.table import read_table
 
     from zodarts.errors import ConfigError
+    from zodarts.utils.kinds import RUN, SWEEP
     from zodarts.utils.lock import folder_lock
 
     options = ray_options(args)
+    check_kinds(args.landscape, args.runs, "landscape-place", {RUN, SWEEP}, "runs or sweeps")
     read_table(args.landscape)  # a folder that is no landscape is told so, and not locked
     # The retrainings and placement.json go into the landscape: one writer at a time, so two
     # placements never train the same seed twice, nor one place against a table being grown.
@@ -89,3 +91,17 @@ def _row(name: str, count: int, acc: dict, k: str) -> str:
         f"{gap:+.4f}{bounds(acc['minus_best_of_k_interval'].get(k), '+.4f')}"
     percentile = f"{acc['percentile']:5.1f}{bounds(acc['percentile_interval'], '5.1f')}"
     return (f"{name:<48} {count:>8} {acc['mean']:>8.4f} {percentile:>19} {gap_text:>26}")
+
+
+def check_kinds(landscape: str, runs: list[str], command: str, kinds: set[str],
+                what: str) -> None:
+    """The landscape first, then the searches: a run given first (`landscape-place RUN RUN`)
+    is named as a run, not offered to be made into a landscape."""
+    from zodarts.utils.kinds import LANDSCAPE, require_kind
+
+    usage = (f"`zodarts {command}` takes a landscape folder first (made by `zodarts "
+             f"landscape --out DIR`), then the {what}: `zodarts {command} LANDSCAPE "
+             f"{' '.join(runs) or 'RUN'}`")
+    require_kind(landscape, LANDSCAPE, usage)
+    for run in runs:
+        require_kind(run, kinds, usage)

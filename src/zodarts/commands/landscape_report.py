@@ -23,6 +23,10 @@ def register(sub) -> None:
 def run(args) -> int:
     from zodarts.commands.landscape import verdict_text
     from zodarts.landscape.report import write_report
+    from zodarts.utils.kinds import LANDSCAPE, require_kind
+
+    for folder in [args.landscape, *args.compare]:
+        require_kind(folder, LANDSCAPE, "give `zodarts landscape-report` landscape folders")
 
     report = write_report(args.landscape, compare=args.compare)
     print(f"report: {report}")

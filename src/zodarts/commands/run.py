@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import sys
 
-from zodarts.commands.common import (add_search_arguments, add_track_argument,
-                                     check_search_resume, default_out, search_config_from_args,
-                                     show_progress, tracking_uri)
+from zodarts.commands.common import (add_search_arguments, add_threads_argument,
+                                     add_track_argument,
+                                     check_search_resume, default_out, resume_derivation,
+                                     search_config_from_args, show_progress, tracking_uri)
 from zodarts.commands.train import (add_train_arguments, check_train_resume,
                                     train_config_from_args)
 from zodarts.errors import ConfigError
@@ -23,12 +24,14 @@ def register(sub) -> None:
                        "flags override the training ones.")
     add_search_arguments(p)
     add_train_arguments(p, prefix="train-")
-    p.add_argument("--out", help="run folder (default runs/<time>-<dataset>-<method>)")
+    p.add_argument("--out", metavar="DIR",
+                   help="run folder (default runs/<time>-<dataset>-<method>)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out: finished stages are skipped, an interrupted "
                         "one continues from its checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars, log lines only")
     add_track_argument(p)
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 
@@ -57,6 +60,7 @@ def settings_line(out, decision: dict | None) -> str:
 
 def summary_table(result) -> str:
     from zodarts.report import read_run
+    from zodarts.report.derived import derived_runs, text_lines
     from zodarts.report.markdown import (fmt_count, fmt_metric, fmt_seconds,
                                          majority_shortfall)
 
@@ -66,9 +70,10 @@ def summary_table(result) -> str:
     header = (("network",) if several else ()) + (
         "dataset", "method", "params", "FLOPs", "test ACC", "majority", "test AUC", "search",
         "train")
-    rows = []
+    rows, names = [], []
     for folder, e in zip(folders, evaluations):
         name = "argmax" if folder == result.out else f"draw {folder.name[1:]}"
+        names.append(name)
         train = read_run(folder).train_seconds if several else result.train_seconds
         rows.append(((name,) if several else ()) + (
             e["dataset"], e["method"] or "-", f"{e['params']:,}", fmt_count(e["flops"]),
@@ -83,14 +88,18 @@ def summary_table(result) -> str:
     lines.append("majority: test ACC of always predicting the training split's most frequent "
                  "class")
     lines.append(settings_line(result.out, e.get("search")))
-    for evaluation in result.evaluations or [e]:
+    for name, evaluation in zip(names, evaluations):
+        label = f"{name}: " if several else ""
         best = evaluation.get("test_max_over_epochs")
         if best:
-            lines.append(f"test ACC max over epochs {fmt_metric(best.get('acc'))} (epoch "
+            lines.append(f"{label}test ACC max over epochs {fmt_metric(best.get('acc'))} (epoch "
                          f"{best.get('acc_epoch', 0) + 1}): {best['selection']}")
         if evaluation.get("restarts"):
-            lines.append(f"restarted {len(evaluation['restarts'])} time(s): "
+            lines.append(f"{label}restarted {len(evaluation['restarts'])} time(s): "
                          f"{evaluation['restarts'][-1]['reason']}")
+    derived = derived_runs(result.out)
+    if derived and any(d.is_draw for d in derived):
+        lines.append(text_lines(result.out, derived)[-1])   # the draws' means
     shortfall = majority_shortfall(e["test"])
     if shortfall:
         lines.append(f"note: {shortfall}")
@@ -119,18 +128,20 @@ def run(args) -> int:
 
     if args.resume and not args.out:
         raise ConfigError("--resume needs --out DIR (the run folder to continue)")
-    search_config = search_config_from_args(args)
     if args.resume:
         check_search_resume(args, args.out)
         check_train_resume(args, args.out, prefix="train-")
+        resume_derivation(args, args.out)
         # A stage not yet started trains with the folder's preset and seed, not the defaults.
-        search_config = saved_search_config(args.out) or search_config
+        search_config = saved_search_config(args.out) or search_config_from_args(args)
+    else:
+        search_config = search_config_from_args(args)
     train_config = train_config_from_args(args, search_config.preset, seed=search_config.seed,
                                           precision=search_config.precision,
                                           device=search_config.device,
                                           deterministic=search_config.deterministic)
-    track = tracking_uri(args)
     args.out = str(args.out or default_out(search_config))  # the interrupt message names it
+    track = tracking_uri(args, args.out)
     print(f"run folder: {args.out}", file=sys.stderr, flush=True)
     result = run_pipeline(search_config, train_config, args.out, resume=args.resume,
                           progress=show_progress(args), track=track)

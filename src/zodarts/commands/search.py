@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from zodarts.commands.common import (add_search_arguments, add_track_argument,
-                                     check_search_resume, default_out, search_config_from_args,
-                                     show_progress, tracking_uri)
+from zodarts.commands.common import (add_search_arguments, add_threads_argument,
+                                     add_track_argument,
+                                     check_search_resume, default_out, resume_derivation,
+                                     search_config_from_args, show_progress, tracking_uri)
 from zodarts.search.loop import run_search
 
 
@@ -14,11 +15,13 @@ def register(sub) -> None:
                        "(config.yaml, search/log.jsonl, search/alphas.jsonl, checkpoint, "
                        "genotype.json, genotype_best.json).")
     add_search_arguments(p)
-    p.add_argument("--out", help="run folder (default runs/<time>-<dataset>-<method>)")
+    p.add_argument("--out", metavar="DIR",
+                   help="run folder (default runs/<time>-<dataset>-<method>)")
     p.add_argument("--resume", action="store_true",
                    help="continue the search in --out from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars, log lines only")
     add_track_argument(p)
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 
@@ -33,10 +36,11 @@ def run(args) -> int:
             from zodarts.errors import ConfigError
             raise ConfigError("--resume needs --out DIR (the run folder to continue)")
         check_search_resume(args, args.out)
+        resume_derivation(args, args.out)
     else:
         config = search_config_from_args(args)
         args.out = str(args.out or default_out(config))  # the interrupt message names it
-    tracker = open_run(tracking_uri(args), args.out, Path(args.out).name)
+    tracker = open_run(tracking_uri(args, args.out), args.out, Path(args.out).name)
     with tracker.ending_on_error():
         result = run_search(config, args.out, resume=args.resume,
                             progress=show_progress(args),

@@ -35,7 +35,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     # completion tool reads, and mirroring it keeps `sweep --help` in step with `run`.
     for action in _run_parser()._actions:
         flags = action.option_strings
-        if not flags or {"--help", "--out", "--quiet", "--track"} & set(flags):
+        # --threads: a trial's threads are its Ray CPUs (--cpus-per-trial).
+        if not flags or {"--help", "--out", "--quiet", "--track", "--threads"} & set(flags):
             continue
         managed = any(flag in MANAGED_FLAGS for flag in flags)
         metavar = action.metavar or (f"{{{','.join(map(str, action.choices))}}}"
@@ -111,7 +112,7 @@ def run(args) -> int:
     from zodarts.commands.common import tracking_uri
 
     options = ray_options(args)
-    track = tracking_uri(args)
+    track = tracking_uri(args, args.out)
     grid = make_grid({axis: getattr(args, axis) for axis in AXES}, args.run_options or [],
                      args.grid)
     result = run_sweep(grid, args.out, options, track)

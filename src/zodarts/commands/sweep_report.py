@@ -22,6 +22,11 @@ def register(sub) -> None:
 def run(args) -> int:
     from zodarts.landscape.table import single_runs
     from zodarts.sweep.report import write_report
+    from zodarts.utils.kinds import LANDSCAPE, SWEEP, require_kind
+
+    require_kind(args.sweep_dir, SWEEP, "give `zodarts sweep-report` a sweep folder")
+    for folder in args.landscape:
+        require_kind(folder, LANDSCAPE, "--landscape takes a landscape folder")
 
     references = [single_runs(folder) for folder in args.landscape]
     print(f"report: {write_report(args.sweep_dir, references)}")

@@ -13,37 +13,46 @@ _SHARED = ("dataset", "data_root", "seed", "device", "deterministic", "precision
 _OPTIONS: list[tuple[str, str, dict]] = [
     ("dataset", "dataset", dict(help="dataset to train on (default: the search's, from "
                                      "RUN_DIR/config.yaml)")),
-    ("data-root", "data_root", dict(help="folder holding MedMNIST .npz files")),
-    ("seed", "seed", dict(type=int)),
+    ("data-root", "data_root", dict(help="folder holding MedMNIST .npz files (default: the "
+                                         "search's, else $MEDMNIST_ROOT, then ~/.medmnist)")),
+    ("seed", "seed", dict(type=int, help="seed of the initialisation and the batches")),
     ("device", "device", dict(help="auto (CUDA when present), cpu or cuda")),
     ("deterministic", "deterministic", dict(action="store_true", default=None,
                                             help="deterministic kernels (slower on GPU)")),
     ("precision", "precision", dict(choices=["fp32", "bf16"],
-                                    help="fp32 (default) or bf16 autocast")),
-    ("epochs", "epochs", dict(type=int, help="training epochs (paper: 300)")),
-    ("batch-size", "batch_size", dict(type=int)),
+                                    help="fp32 or bf16 autocast")),
+    ("epochs", "epochs", dict(type=int, help="training epochs")),
+    ("batch-size", "batch_size", dict(type=int, help="training batch")),
     ("steps-per-epoch", "steps_per_epoch", dict(type=int, help="cap on steps per epoch")),
     ("C", "C", dict(type=int, help="first-stage channels (default: the genotype's)")),
-    ("lr", "lr", dict(type=float, help="peak learning rate (SGD, Nesterov)")),
+    ("lr", "lr", dict(type=float, help="peak learning rate of SGD")),
+    ("momentum", "momentum", dict(type=float, help="SGD momentum")),
+    ("nesterov", "nesterov", dict(action=argparse.BooleanOptionalAction, default=None,
+                                  help="Nesterov momentum")),
     ("lr-min", "lr_min", dict(type=float, help="learning rate at the end of the cosine")),
     ("warmup-epochs", "warmup_epochs", dict(type=float, help="linear warm-up length")),
-    ("weight-decay", "weight_decay", dict(type=float)),
-    ("label-smoothing", "label_smoothing", dict(type=float)),
+    ("warmup-start", "warmup_start", dict(type=float, help="warm-up's first learning rate, "
+                                                          "as a fraction of the peak")),
+    ("weight-decay", "weight_decay", dict(type=float, help="SGD weight decay")),
+    ("label-smoothing", "label_smoothing", dict(type=float, help="label smoothing of the "
+                                                               "cross-entropy")),
     ("grad-clip", "grad_clip", dict(type=float, help="gradient-norm clip")),
     ("augment", "augment", dict(choices=["none", "trivialaugment", "kornia"],
-                                help="policy after crop/flip (default trivialaugment)")),
+                                help="policy after crop/flip")),
     ("no-crop-flip", "crop_flip", dict(action="store_const", const=False, default=None,
-                                       help="no random crop and flip")),
+                                       help="no random crop and flip (default: crop, "
+                                            "and flip where --flip says)")),
     ("flip", "flip", dict(action="store_const", const=True, default=None,
-                          help="horizontal flips even for digits (default: on, except digits)")),
+                          help="horizontal flips even for digits")),
     ("no-flip", "flip", dict(action="store_const", const=False, default=None,
                              help="crop without horizontal flip")),
     ("mixup", "mixup_alpha", dict(type=float, metavar="ALPHA", help="mixup Beta(α, α); 0: off")),
     ("cutmix", "cutmix_alpha", dict(type=float, metavar="ALPHA",
                                     help="cutmix Beta(α, α); 0: off")),
     ("mix-prob", "mix_prob", dict(type=float, help="share of batches mixed")),
+    ("padding", "padding", dict(type=int, help="padding of the random crop, in pixels")),
     ("select", "select", dict(choices=["acc", "auc", "loss"],
-                              help="validation metric that picks best.pt (default acc)")),
+                              help="validation metric that picks best.pt")),
     ("test-every-epoch", "test_every_epoch", dict(
         action=argparse.BooleanOptionalAction, default=None,
         help="measure the test split every epoch, for eval.json's test_max_over_epochs (the "
@@ -55,17 +64,27 @@ _OPTIONS: list[tuple[str, str, dict]] = [
     ("restart-epoch", "restart_epoch", dict(
         type=int, metavar="E", help="restart a run whose val ACC at epoch E is below 0.3, or "
                                     "has gained less than 0.01 since epoch 1 while below 0.8 "
-                                    "(a drawn architecture is drawn again; paper: 20)")),
-    ("max-restarts", "max_restarts", dict(type=int, help="restarts allowed (default 5)")),
+                                    "(a drawn architecture is drawn again)")),
+    ("max-restarts", "max_restarts", dict(type=int, help="restarts allowed")),
 ]
 
 
+# What an unset training setting means, for --help's defaults.
+TRAIN_UNSET = {"dataset": "the search's", "batch_size": "the authors' batch for the dataset",
+               "steps_per_epoch": "the whole train split", "C": "the genotype's",
+               "grad_clip": "none", "flip": "on, except for digits",
+               "padding": "image size / 8", "restart_epoch": "never"}
+
+
 def add_train_arguments(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    from zodarts.commands.defaults import add_defaults
+
     g = p.add_argument_group("training")
     for flag, name, kwargs in _OPTIONS:
         if prefix and name in _SHARED:
             continue
         g.add_argument(f"--{prefix}{flag}", dest=f"train_{name}", **kwargs)
+    add_defaults(p, TrainConfig, TRAIN_PRESETS, TRAIN_UNSET, dest_prefix="train_")
 
 
 def explicit_train_settings(args: argparse.Namespace) -> dict:
@@ -128,8 +147,9 @@ def register(sub) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue from train/last.pt (with --seeds: the ensemble's members)")
     p.add_argument("--quiet", action="store_true", help="no progress bars, log lines only")
-    from zodarts.commands.common import add_track_argument
+    from zodarts.commands.common import add_threads_argument, add_track_argument
     add_track_argument(p)
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 
@@ -151,7 +171,7 @@ def run(args) -> int:
     genotype = Genotype.load(args.genotype) if args.genotype else None
     preset = args.preset or search_preset(out) or DEFAULT_PRESET
     check_ensemble_request(args, out, genotype)
-    tracker = open_run(tracking_uri(args), out, Path(out).name)
+    tracker = open_run(tracking_uri(args, out), out, Path(out).name)
     with tracker.ending_on_error():
         if args.seeds is not None:
             return _train_ensemble(args, out, genotype, preset, tracker)
@@ -163,6 +183,8 @@ def run(args) -> int:
                         check_train_resume(args, folder.root)
             results = train_derived(out, train_config_from_args(args, preset), args.resume,
                                     show_progress(args), tracker=tracker)
+            if not results:
+                raise ConfigError(all_trained(out))
         else:
             if args.resume:
                 check_train_resume(args, out)
@@ -179,6 +201,16 @@ def run(args) -> int:
         print(f"best val acc {val['acc']:.4f} (epoch {result.best['epoch'] + 1}); "
               f"model: {result.out / 'train' / 'best.pt'}")
     return 0
+
+
+def all_trained(run_dir) -> str:
+    """What to do when every architecture a search derives is trained: evaluate them."""
+    from zodarts.pipeline import derived
+
+    folders = ", ".join(str(f.root) for f in derived(run_dir))
+    return (f"every architecture {run_dir} derives is trained already ({folders}): evaluate "
+            f"them with `zodarts evaluate {run_dir}`, or delete a folder's train/ to train it "
+            "again")
 
 
 def derives_draws(run_dir) -> bool:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import numpy as np
 import torch
 
 from zodarts.data.registry import REGISTRY, SPLITS, get_info, search_dirs
-from zodarts.data.validate import ValidArrays, md5_status, read_npz, validate_arrays
+from zodarts.data.validate import (DatasetWarning, ValidArrays, md5_status, read_npz,
+                                   validate_arrays)
 from zodarts.errors import DataError
 
 # Sources without their own split (image folders, digits) get this one, stratified, seed 0.
@@ -125,8 +127,17 @@ def _locate(name: str, data_root: str | os.PathLike | None, size: int) -> Path:
         raise DataError(f"{name} comes in sizes {', '.join(map(str, info.sizes()))}, not {size}")
     filename = info.filename(size)
     dirs = search_dirs(data_root)
-    for folder, _ in dirs:
+    if data_root is not None and not dirs[0][0].is_dir():
+        size_flag = f" --size {size}" if size != info.image_size else ""
+        raise DataError(f"the data root {data_root} (--data-root) is not an existing folder: "
+                        f"give the folder that holds {filename}, fetch it there with `zodarts "
+                        f"fetch {name} --root {data_root}{size_flag}`, or leave --data-root out "
+                        "to use $MEDMNIST_ROOT, then ~/.medmnist")
+    for k, (folder, origin) in enumerate(dirs):
         if (folder / filename).is_file():
+            if k and data_root is not None:   # the look-up order went past the given root
+                warnings.warn(f"{filename} is not in --data-root {data_root}: using "
+                              f"{folder / filename} ({origin})", DatasetWarning, stacklevel=3)
             return folder / filename
     looked = "; ".join(f"{folder / filename} ({origin})" for folder, origin in dirs)
     size_flag = f" --size {size}" if size != info.image_size else ""

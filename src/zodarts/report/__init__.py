@@ -8,7 +8,7 @@ from zodarts.report.records import RunRecords, read_run
 from zodarts.rundir import RunPaths
 from zodarts.space.genotype import NUM_STAGES
 
-__all__ = ["RunRecords", "read_run", "make_report"]
+__all__ = ["RunRecords", "read_run", "make_report", "make_reports"]
 
 
 def make_report(run_dir: str | Path) -> Path:
@@ -34,3 +34,14 @@ def make_report(run_dir: str | Path) -> Path:
     if genotype is not None:
         figures["cells"] = cells.cells(genotype, out / "cells.png")
     return write_markdown(records, {k: v for k, v in figures.items() if v}, out / "report.md")
+
+
+def make_reports(run_dir: str | Path) -> Path:
+    """The reports of a run and of each architecture its search derived in a folder of its own
+    (the draws), those first, since the run's report links to them; returns the run's."""
+    from zodarts.report.derived import derived_runs
+
+    for d in derived_runs(run_dir) or []:
+        if d.is_draw and d.paths.genotype.is_file():
+            make_report(d.paths.root)
+    return make_report(run_dir)

@@ -6,6 +6,7 @@ import math
 import time
 from pathlib import Path
 
+from zodarts.report.derived import derived_runs, markdown_section
 from zodarts.report.records import RunRecords
 from zodarts.space import BUDGET_MISS_HINT, budget_check
 
@@ -35,10 +36,11 @@ def fmt_all_ops(params: int, all_ops: int | None) -> str:
 def fmt_checkpoint(e: dict) -> str:
     """Which checkpoint eval.json measured: one epoch, or an ensemble's members' own."""
     c = e["checkpoint"]
+    which = "best-validation" if c["which"] == "best" else "last"
     if c.get("epoch") is not None:
-        return f"{c['which']} checkpoint (epoch {c['epoch'] + 1})"
+        return f"the {which} checkpoint, epoch {c['epoch'] + 1}"
     epochs = ", ".join(str(m["epoch"] + 1) for m in e["ensemble"]["member_results"])
-    return f"each member's {c['which']} checkpoint (epochs {epochs})"
+    return f"each member's {which} checkpoint (epochs {epochs})"
 
 
 def fmt_seconds(seconds: float) -> str:
@@ -78,12 +80,40 @@ def _figure(lines: list[str], figures: dict[str, Path], key: str, caption: str) 
         lines += [f"![{caption}]({figures[key].name})", ""]
 
 
-def _train_settings(t) -> str:
-    return (f"SGD (Nesterov) lr {t.lr}, warm-up {t.warmup_epochs} epochs then cosine, label "
-            f"smoothing {t.label_smoothing}, weight decay {t.weight_decay}, augmentation: "
-            f"{'crop/flip + ' if t.crop_flip else ''}{t.augment}"
-            + (f", mixup α={t.mixup_alpha}" if t.mixup_alpha else "")
-            + (f", cutmix α={t.cutmix_alpha}" if t.cutmix_alpha else ""))
+def _train_settings(t, dataset: str, task: str | None) -> str:
+    """The retraining's optimizer, schedule, loss and augmentation, every word read from its
+    config ``t`` (presets differ: the paper's has no Nesterov and no weight decay)."""
+    from zodarts.train.augment import default_flip
+
+    momentum = (f" with momentum {t.momentum}" + (", Nesterov" if t.nesterov else "")
+                if t.momentum > 0 else " without momentum")
+    warmup = (f"linear warm-up over {t.warmup_epochs:g} epochs from {t.warmup_start:g}× lr, "
+              f"then " if t.warmup_epochs else "")
+    parts = [f"SGD{momentum}, lr {t.lr:g}: {warmup}cosine to {t.lr_min:g}",
+             f"weight decay {t.weight_decay:g}",
+             "no gradient clipping" if t.grad_clip is None else
+             f"gradient-norm clip {t.grad_clip:g}",
+             f"batch {t.batch_size}" if t.batch_size else None]
+    if task != "multi-label":  # BCE is not smoothed (make_criterion)
+        parts.append(f"label smoothing {t.label_smoothing:g}" if t.label_smoothing else
+                     "no label smoothing")
+    flip = default_flip(dataset) if t.flip is None else t.flip
+    augment = [("random crop and horizontal flip" if flip else "random crop")
+               if t.crop_flip else None, None if t.augment == "none" else t.augment]
+    augment += [f"{name} α={alpha:g}" for name, alpha in (("mixup", t.mixup_alpha),
+                                                           ("cutmix", t.cutmix_alpha)) if alpha]
+    mixed = (f" (on {t.mix_prob:.0%} of batches)" if (t.mixup_alpha or t.cutmix_alpha)
+             and t.mix_prob < 1 else "")
+    parts.append("augmentation: " + (" + ".join(a for a in augment if a) or "none") + mixed)
+    if t.bn_batch_stats:
+        parts.append("BatchNorm on each batch's own statistics (no running statistics)")
+    if t.restart_epoch:
+        parts.append(f"restarted (at most {t.max_restarts} times) where val ACC at epoch "
+                     f"{t.restart_epoch} is below {t.restart_below:g} or has gained less than "
+                     f"{t.restart_min_gain:g} while below {t.restart_flat_below:g}")
+    metric = t.select if t.select == "loss" else t.select.upper()
+    parts.append(f"best.pt is the epoch of best validation {metric}")
+    return ", ".join(p for p in parts if p)
 
 
 def _per_class_table(split: dict) -> list[str]:
@@ -156,6 +186,32 @@ def _decision(last: dict, threshold: float) -> list[str]:
             "`--epochs`) would help.", ""]
 
 
+# The files a report may point to, each listed only where the folder holds it.
+_FILES = (
+    (("config.yaml",), "resolved search settings"),
+    (("train/config.yaml",), "resolved retraining settings"),
+    (("environment.json",), "versions, device, git revision"),
+    (("search/log.jsonl", "search/alphas.jsonl"), "per-epoch search metrics and α (`epoch` "
+     "counts from 0 there: epoch 1 here is `\"epoch\": 0`)"),
+    (("genotype.json",), "the architecture trained here"),
+    (("draw.json",), "how it was drawn: distributions, seed, band"),
+    (("train/best.pt", "train/last.pt"), "best-validation and latest checkpoints"),
+    (("eval.json",), "the numbers above"),
+    (("predictions.npz",), "test and val labels and class scores (the ROC curves)"),
+    (("train_plan.yaml",), "the retraining settings the run was started with"),
+    (("ensemble.json",), "the ensemble's members (training folders `mS/`, seed S) and seeds"),
+)
+
+
+def _files(paths) -> list[str]:
+    rows = []
+    for names, content in _FILES:
+        present = [name for name in names if (paths.root / name).is_file()]
+        if present:
+            rows.append(f"| {', '.join(f'`{name}`' for name in present)} | {content} |")
+    return ["## Files", "", "| file | content |", "|---|---|", *rows, ""] if rows else []
+
+
 def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) -> Path:
     c, t, e = records.search_config, records.train_config, records.evaluation
     dataset = (e or {}).get("dataset") or (t.dataset if t else None) or (c.dataset if c else "?")
@@ -165,6 +221,7 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
              f"Run folder `{records.paths.root}` · report written "
              f"{time.strftime('%Y-%m-%d %H:%M')}", ""]
 
+    derived = derived_runs(records.paths.root)
     lines += ["## Result", ""]
     if e:
         lines += ["| dataset | method | params | FLOPs | test ACC | majority | test AUC | val ACC "
@@ -181,6 +238,12 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
                   "a multiply-add counts 2). Parameters and FLOPs are of the live operations, "
                   "the ones the network builds"
                   f"{fmt_all_ops(e['params'], e.get('params_all_ops'))}.", ""]
+        best = e.get("test_max_over_epochs")
+        if best and best.get("acc") is not None:
+            lines += [f"Test ACC, max over the training's {best['epochs']} epochs: "
+                      f"{fmt_metric(best['acc'])} (epoch {best.get('acc_epoch', 0) + 1}); "
+                      f"{best['selection']}, unlike the table's, which is the checkpoint "
+                      "chosen on validation.", ""]
         if e["test"].get("majority"):
             lines += [f"*majority*: the majority-class baseline, the ACC of always "
                       f"{_majority_choice(e['test'])} (val: {_majority_acc(e['val'])}).", ""]
@@ -194,14 +257,23 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
         lines += _per_class_table(e["test"])
         _figure(lines, figures, "confusion", "test confusion matrix")
         _figure(lines, figures, "roc", "test ROC curves")
+    elif derived:
+        lines += ["This search's architectures are retrained and evaluated in folders of their "
+                  "own: see [the derived architectures](#the-derived-architectures).", ""]
     else:
-        lines += ["Not evaluated yet: run `zodarts train` and `zodarts evaluate` on this folder.",
-                  ""]
+        root = records.paths.root
+        lines += [f"Not evaluated yet: run `zodarts train {root}`, then `zodarts evaluate "
+                  f"{root}`.", ""]
+    if derived:
+        lines += markdown_section(records.paths, derived, path.parent)
 
     genotype = records.trained_genotype
     if genotype is not None:
         dead = records.genotype.describe_dead_ops() if records.genotype else None
-        lines += ["## Architecture", "", "```", genotype.describe(), "```", ""]
+        untrained = derived is not None and all(d.is_draw for d in derived)
+        lines += ["## Architecture" + (" (the argmax, not trained here: the draws are)"
+                                       if untrained else ""), "", "```", genotype.describe(),
+                  "```", ""]
         lines += [dead, ""] if dead else []
         _figure(lines, figures, "cells", "derived cells")
 
@@ -240,24 +312,12 @@ def write_markdown(records: RunRecords, figures: dict[str, Path], path: Path) ->
         best = [r for r in records.train_log if r.get("best")]
         lines += ["## Retraining", "",
                   f"{len(records.train_log)} of {t.epochs if t else '?'} epochs in "
-                  f"{fmt_seconds(records.train_seconds)}" + (f": {_train_settings(t)}" if t else "")
+                  f"{fmt_seconds(records.train_seconds)}"
+                  + (f": {_train_settings(t, dataset, (e or {}).get('task'))}" if t else "")
                   + (f". Best validation epoch {best[-1]['epoch'] + 1}." if best else "."), ""]
         _figure(lines, figures, "training", "training curves")
 
     lines += _reproducibility(records)
-    lines += ["## Files", "", "| file | content |", "|---|---|",
-              "| `config.yaml`, `train/config.yaml` | resolved search and training settings |",
-              "| `environment.json` | versions, device, git revision |",
-              "| `search/log.jsonl`, `search/alphas.jsonl` | per-epoch search metrics and α "
-              "(`epoch` counts from 0 there: epoch 1 here is `\"epoch\": 0`) |",
-              "| `genotype.json` | the searched architecture |",
-              "| `train/best.pt`, `train/last.pt` | best-validation and latest checkpoints |",
-              "| `eval.json` | the numbers above |",
-              "| `predictions.npz` | test and val labels and class scores (the ROC curves) |"]
-    if e and e.get("ensemble"):
-        lines += ["| `ensemble.json`, `train_plan.yaml` | the members' seeds and their shared "
-                  "training settings |",
-                  "| `mS/` | member S: a training folder of its own (train/, eval.json) |"]
-    lines += [""]
+    lines += _files(records.paths)
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

@@ -32,11 +32,18 @@ NOT_SEARCHED = "0.6"  # a mid grey, apart from the map's near-white centre
 MIN_DEVIATION = 1e-3
 
 
+# Epoch ticks at least this far apart: matplotlib's automatic count assumes a full-width axis,
+# and gave the α heatmaps' narrow panels ten labels that ran together after 20 epochs.
+EPOCH_TICK_SPACING_INCHES = 0.4
+
+
 def save(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
-    for ax in fig.axes:  # epochs are whole numbers
+    for ax in fig.axes:  # epochs are whole numbers, as many as the axis has room for
         if ax.get_xlabel() == "epoch":
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            inches = ax.get_position().width * fig.get_figwidth()
+            bins = max(1, int(inches / EPOCH_TICK_SPACING_INCHES))
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=bins, integer=True, min_n_ticks=1))
     fig.savefig(path, dpi=DPI)
     return path
 

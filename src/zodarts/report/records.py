@@ -14,6 +14,7 @@ from zodarts.errors import ConfigError
 from zodarts.rundir import RunPaths
 from zodarts.space import Genotype, count_params, count_params_all_ops, resolve_budget
 from zodarts.utils.io import read_jsonl
+from zodarts.utils.kinds import RUN, require_kind
 
 
 @dataclass
@@ -61,6 +62,7 @@ def read_run(run_dir: str | Path) -> RunRecords:
     paths = RunPaths(run_dir)
     if not paths.root.is_dir():
         raise ConfigError(f"run folder {paths.root} does not exist")
+    require_kind(paths.root, RUN, "give `zodarts report` a run folder")
     records = RunRecords(paths)
     if paths.config.is_file():
         records.search_config = load_config(SearchConfig, paths.config)

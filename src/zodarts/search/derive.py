@@ -7,11 +7,12 @@ draw can be repeated, and redrawn after a restart)."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 from zodarts.config import SearchConfig
-from zodarts.errors import ConfigError
+from zodarts.errors import ConfigError, SettingWarning
 from zodarts.rundir import RunPaths
 from zodarts.space import Genotype
 from zodarts.space.sampling import Distributions, draw_genotype
@@ -36,7 +37,13 @@ def _record(paths: RunPaths, epoch: int | None) -> dict[str, Any]:
     if epoch is None:
         return alphas[-1]
     matching = [r for r in alphas if r["epoch"] == epoch]
-    return matching[0] if matching else alphas[-1]   # a shorter search: its last epoch
+    if matching:
+        return matching[0]
+    last = alphas[-1]["epoch"]   # the search stopped before (--until-decided): say so
+    warnings.warn(f"the search stopped at epoch {last + 1}, before its draw epoch {epoch + 1} "
+                  f"(--draw-epoch {epoch}): drawing from epoch {last + 1}'s distributions "
+                  "(draw.json records the epoch)", SettingWarning, stacklevel=3)
+    return alphas[-1]
 
 
 def draw_seed(search_seed: int, index: int) -> list[int]:

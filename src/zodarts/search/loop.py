@@ -35,6 +35,7 @@ from zodarts.utils.lock import folder_lock
 from zodarts.utils.meter import READ_EVERY, StepStats
 from zodarts.utils.io import append_jsonl, atomic_torch_save, atomic_write_text, \
     ensure_writable, read_jsonl, write_jsonl
+from zodarts.utils.kinds import RUN, require_kind
 from zodarts.utils.runtime import environment, resolve_device, rng_state, seed_everything, \
     set_rng_state
 
@@ -396,6 +397,7 @@ def run_search(config: SearchConfig | None, out: str | Path, resume: bool = Fals
     schedules depend on it, so changing it midway could not reproduce anything.
     """
     paths = RunPaths(out)
+    require_kind(paths.root, RUN, "choose another --out for the search")
     if resume:
         if not paths.config.exists():
             raise ConfigError(f"nothing to resume in {paths.root}: no search was started there "

@@ -18,7 +18,7 @@ import dataclasses
 import math
 import warnings
 
-from zodarts.config import PAPER_SEARCH_BATCH, SearchConfig, paper_batch
+from zodarts.config import PAPER_SEARCH_BATCH, SearchConfig, check_draw_epoch, paper_batch
 from zodarts.errors import ConfigError, SettingWarning
 from zodarts.search.registry import get_searcher
 
@@ -99,6 +99,7 @@ def resolve_schedule(config: SearchConfig, dataset: str, weight_images: int, arc
         c.steps_per_epoch = max(spread(c.arch_steps, per_step, c.epochs, batches))
     if c.size_search_start is None:
         c.size_search_start = round(SIZE_PHASE_FRACTION * c.epochs)
+    check_draw_epoch(c)   # the epochs are known now
     return c.validate()
 
 

@@ -91,5 +91,6 @@ def draw_genotype(d: Distributions, seed: int | Sequence[int], in_channels: int,
     where = "" if band is None else f" with between {band[0]:,.0f} and {band[1]:,.0f} parameters"
     raise ConfigError(f"{max_tries:,} draws from the search's final distributions gave no "
                       f"connected genotype{where}: the search ended too far from the band "
-                      "for sampling to meet it; derive by argmax (--derive argmax), or search "
+                      "for sampling to meet it; derive by argmax instead (`--resume --derive "
+                      "argmax` on the run folder, with the command that made it), or search "
                       "longer or with the band's penalty")

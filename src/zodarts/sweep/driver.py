@@ -16,6 +16,7 @@ from zodarts.sweep.grid import Grid, TrialSpec, build_trial, build_trials
 from zodarts.sweep.progress import Progress
 from zodarts.sweep.trials import SweepPlan, TrialRecord, config_difference, plan_sweep
 from zodarts.sweep.worker import TrialOutcome, execute_trial
+from zodarts.utils.kinds import SWEEP, require_kind
 from zodarts.utils.io import ensure_writable
 from zodarts.utils.lock import folder_lock
 
@@ -90,6 +91,7 @@ def run_sweep(grid: Grid, out: str | Path, options: SweepOptions = SweepOptions(
     from zodarts.sweep import runner
 
     root = Path(out).expanduser().resolve()
+    require_kind(root, SWEEP, "choose another --out for the sweep")
     specs = build_trials(grid, root)
     plan = plan_sweep(root, specs)
     check_folder_options(root, grid, plan.new)

@@ -21,6 +21,7 @@ from zodarts.space import (budget_check, count_flops, count_params, count_params
 from zodarts.train.checkpoint import Trained, load_trained
 from zodarts.train.metrics import (confusion_matrix, majority_baseline, make_criterion,
                                    per_class_metrics, scores_from_logits, task_metrics)
+from zodarts.utils.kinds import RUN, require_kind
 from zodarts.utils.io import atomic_write_bytes, atomic_write_text, read_jsonl
 from zodarts.utils.runtime import resolve_device
 
@@ -152,6 +153,13 @@ def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
     from zodarts.train.ensemble import ensemble_section, member_folders
 
     paths = RunPaths(run_dir)
+    require_kind(paths.root, RUN, "give `zodarts evaluate` a run folder")
+    if (paths.config.is_file() and not paths.train_best.is_file()
+            and load_config(SearchConfig, paths.config).derive == "sample"):
+        raise ConfigError(f"{paths.root} draws its architectures, and each is trained and "
+                          f"evaluated in a folder of its own ({paths.draw(0).root}, ...): "
+                          f"`zodarts evaluate {paths.root}` evaluates them all, or evaluate one "
+                          "of those folders")
     searched = search_paths(paths)
     dev = resolve_device(device)
     trained = load_trained(paths.root, which, dev)

@@ -32,6 +32,7 @@ from zodarts.train.evaluate import EVAL_BATCH_SIZE, evaluate_model
 from zodarts.train.metrics import batch_accuracy, make_criterion
 from zodarts.search.base import precision_context
 from zodarts.search.protocol import fit_batch
+from zodarts.utils.kinds import RUN, require_kind
 from zodarts.utils.meter import READ_EVERY, StepStats
 from zodarts.utils.lock import folder_lock
 from zodarts.utils.io import (append_jsonl, atomic_torch_save, atomic_write_text,
@@ -396,6 +397,8 @@ def run_train(config: TrainConfig | None, out: str | Path, genotype: Genotype | 
     scratch; with ``resume``, continue from ``out/train/last.pt`` under its saved config.
     ``dataset``: the config's dataset, already loaded."""
     paths = RunPaths(out)
+    require_kind(paths.root, RUN, "give `zodarts train` a search's run folder, or --genotype "
+                 "FILE --out DIR with a new folder")
     if resume:
         if not paths.train_last.is_file():
             raise ConfigError(f"nothing to resume in {paths.root}: {paths.train_last} does not "

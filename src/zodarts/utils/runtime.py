@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import random
 import subprocess
@@ -70,6 +71,7 @@ def environment(device: torch.device | str | None = None) -> dict:
     info = {"zodarts": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
             "numpy": np.__version__, "platform": platform.platform(),
             "threads": torch.get_num_threads(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
             "cuda": torch.version.cuda if torch.cuda.is_available() else None,
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     try:
