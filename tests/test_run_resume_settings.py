@@ -72,3 +72,12 @@ def test_a_resume_refuses_training_flags_that_contradict_the_plan(tmp_path, monk
     result = api.run(out=out, resume=True, train_epochs=3)
     assert load_config(TrainConfig, RunPaths(out).train_config).lr == 0.07
     assert result.evaluation["test"]["acc"] >= 0
+
+
+def test_a_refused_request_records_no_training_plan(tmp_path, capsys):
+    """The plan is written once the search's own settings are (a budget nothing can meet is
+    refused when the data are known: no plan may be left behind for a run that never was)."""
+    out = tmp_path / "run"
+    assert main([*START, "--out", str(out), "--size-search", "--params-max", "10"]) == 1
+    assert "zodarts run: error" in capsys.readouterr().err
+    assert not (out / "train_plan.yaml").exists() and not (out / "config.yaml").exists()

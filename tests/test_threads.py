@@ -91,3 +91,18 @@ def test_threads_flag_is_checked_by_the_parser(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["search", "--threads", "0"])
     assert exit_.value.code == 2 and "must be >= 1" in capsys.readouterr().err
+
+
+def test_a_resume_computes_with_the_threads_the_run_started_with(tmp_path, monkeypatch):
+    """The default follows the load at the start; a resume must not: another thread count
+    orders float sums otherwise and can end in another genotype."""
+    import json
+
+    from zodarts.utils.threads import resumed_threads
+
+    (tmp_path / "environment.json").write_text(json.dumps({"threads": 2}))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert resumed_threads(tmp_path) == 2
+    assert resumed_threads(tmp_path / "elsewhere") is None
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert resumed_threads(tmp_path) is None

@@ -119,9 +119,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     sigterm = SigtermRaises()
     if hasattr(args, "threads"):   # a command that computes here: its threads, before any work
-        from zodarts.utils.threads import configure_threads
-        configure_threads(args.threads, lambda line: print(f"zodarts {args.command}: {line}",
-                                                           file=sys.stderr, flush=True))
+        from zodarts.utils.threads import configure_threads, resumed_threads
+        threads = args.threads
+        if threads is None and getattr(args, "resume", False):
+            # The count the run started with: sums in another order give another search.
+            threads = resumed_threads(getattr(args, "out", None) or getattr(args, "run_dir", None))
+        configure_threads(threads, lambda line: print(f"zodarts {args.command}: {line}",
+                                                      file=sys.stderr, flush=True))
     try:
         with warnings.catch_warnings(), sigterm:
             warnings.showwarning = _plain_warnings(args.command)

@@ -130,25 +130,24 @@ def finished(out: str | Path) -> bool:
         for f in derived_folders(paths.root, config))
 
 
-def planned_training(paths: RunPaths, search_config: SearchConfig, train_config: TrainConfig,
-                     resume: bool) -> TrainConfig:
-    """The retraining settings of the run in ``paths``: a new run records ``train_config``
-    before its search starts, so that a resume (which names no settings) trains as asked; a
-    resumed run trains with what it recorded (a folder of an older zodarts has no record and
-    keeps ``train_config``)."""
-    from zodarts.config import save_config
-    from zodarts.search.loop import check_fresh
-    from zodarts.search.protocol import resolve_method
-    from zodarts.utils.io import ensure_writable
-
-    if resume:
-        return (load_config(TrainConfig, paths.train_plan) if paths.train_plan.is_file()
-                else train_config)
-    check_fresh(paths)
-    resolve_method(search_config)      # a bad request fails before the folder exists
-    ensure_writable(paths.root)
-    save_config(train_config, paths.train_plan)
+def planned_training(paths: RunPaths, train_config: TrainConfig, resume: bool
+                     ) -> TrainConfig:
+    """The retraining settings of the run in ``paths``: a resumed run trains with what it
+    recorded when it started (:func:`record_training`), so that a resume naming no settings
+    trains as first asked; a folder of an older zodarts has no record and keeps
+    ``train_config``."""
+    if resume and paths.train_plan.is_file():
+        return load_config(TrainConfig, paths.train_plan)
     return train_config
+
+
+def record_training(paths: RunPaths, train_config: TrainConfig) -> Callable[[], None]:
+    """What a new run's search calls once its folder holds the search's settings: the
+    retraining settings written beside them (never before the request was found valid, so a
+    refused one leaves no folder behind)."""
+    from zodarts.config import save_config
+
+    return lambda: save_config(train_config, paths.train_plan)
 
 
 def run_pipeline(search_config: SearchConfig, train_config: TrainConfig, out: str | Path,
@@ -164,7 +163,7 @@ def run_pipeline(search_config: SearchConfig, train_config: TrainConfig, out: st
     paths = RunPaths(out)
     require_kind(paths.root, RUN, "choose another --out for the run")
     config = search_config if not resume else None
-    train_config = planned_training(paths, search_config, train_config, resume)
+    train_config = planned_training(paths, train_config, resume)
     method = (load_config(SearchConfig, paths.config).method
               if resume and paths.config.is_file() else search_config.method)
     tracker = open_run(track, out, run_name or paths.root.name, parent_run,
@@ -173,7 +172,8 @@ def run_pipeline(search_config: SearchConfig, train_config: TrainConfig, out: st
         searched = None
         if not (resume and paths.genotype.is_file()):  # genotype.json: the search's last write
             searched = run_search(config, out, resume=resume, progress=progress, log=log,
-                                  on_epoch=lambda r: tracker.epoch("search", r))
+                                  on_epoch=lambda r: tracker.epoch("search", r),
+                                  on_start=record_training(paths, train_config))
         trained = train_derived(out, train_config, resume, progress, log, tracker)
         folders = derived(out)
         evaluations = [evaluate_run(f.root, device=train_config.device) for f in folders]

@@ -57,11 +57,13 @@ def _stderr(message: str) -> None:
 class SearchLoop:
     def __init__(self, config: SearchConfig, out: str | Path, progress: bool = True,
                  log: Callable[[str], None] | None = _stderr,
-                 on_epoch: Callable[[dict], None] | None = None):
+                 on_epoch: Callable[[dict], None] | None = None,
+                 on_start: Callable[[], None] | None = None):
         # The method's own settings and bad options or combinations: before any work.
         self.config, self.paths = resolve_method(config), RunPaths(out)
         self.progress, self.log = progress, log or (lambda message: None)
         self.on_epoch = on_epoch or (lambda record: None)  # after each epoch's log line
+        self.on_start = on_start or (lambda: None)  # once a new run's folder is a run folder
         self.searcher_cls: type[Searcher] = get_searcher(config.method)
         self.device = resolve_device(config.device)
 
@@ -255,6 +257,7 @@ class SearchLoop:
             start, best = 0, {"val_acc": -math.inf, "epoch": None, "genotype": None}
             paths.search_dir.mkdir(parents=True, exist_ok=True)
             save_config(c, paths.config)
+            self.on_start()
             atomic_write_text(paths.environment,
                               json.dumps(environment(self.device), indent=2) + "\n")
         # Anything logged after the checkpoint is redone, so it must not appear twice.
@@ -390,7 +393,8 @@ def check_fresh(paths: RunPaths) -> None:
 
 def run_search(config: SearchConfig | None, out: str | Path, resume: bool = False,
                progress: bool = True, log: Callable[[str], None] | None = _stderr,
-               on_epoch: Callable[[dict], None] | None = None) -> SearchResult:
+               on_epoch: Callable[[dict], None] | None = None,
+               on_start: Callable[[], None] | None = None) -> SearchResult:
     """Run (or, with ``resume``, continue) a search into ``out``.
 
     A resumed run always uses the config saved in ``out`` (``config`` may then be None): the
@@ -406,7 +410,7 @@ def run_search(config: SearchConfig | None, out: str | Path, resume: bool = Fals
     else:
         check_fresh(paths)
     # A bad config fails before the folder exists.
-    loop = SearchLoop(config, out, progress, log, on_epoch)
+    loop = SearchLoop(config, out, progress, log, on_epoch, on_start)
     ensure_writable(paths.root)
     with folder_lock(paths.root, "zodarts search"):
         return loop.run(resume)

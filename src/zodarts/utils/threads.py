@@ -110,3 +110,20 @@ def configure_threads(threads: int | None = None,
     if torch.get_num_threads() != count:
         torch.set_num_threads(count)
     return count
+
+
+def resumed_threads(folder: str | os.PathLike | None) -> int | None:
+    """The thread count a run recorded when it started (its environment.json), for its resume:
+    a float sum taken over another number of threads is ordered differently, and a search
+    turns such differences into other choices, so a resume on another count would not end with
+    the uninterrupted run's genotype. None where nothing is recorded, or where the user set
+    ``$OMP_NUM_THREADS`` (theirs wins, as for a fresh run)."""
+    import json
+
+    if folder is None or "OMP_NUM_THREADS" in os.environ:
+        return None
+    try:
+        recorded = json.loads((Path(folder) / "environment.json").read_text()).get("threads")
+    except (OSError, ValueError):
+        return None
+    return recorded if isinstance(recorded, int) and recorded > 0 else None
