@@ -14,6 +14,7 @@ docs/results.md ("Controls").
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -97,9 +98,11 @@ def pathfinder(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray
     return images, labels.astype(np.int64)
 
 
-def closure(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """A dot inside (1) or outside (0) a random closed outline, 2–4 px from it either way, beside
-    an open distractor arc: local contrast is the same, the answer needs the whole outline."""
+def closure(rng: np.random.Generator, n: int, gap: tuple[float, float] = (2.0, 4.0),
+            dash: tuple[int, int] = (1, 0), arcs: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A dot inside (1) or outside (0) a random closed outline, ``gap`` px from it either way,
+    beside ``arcs`` open distractor arcs: local contrast is the same, the answer needs the whole
+    outline. A dashed outline (``dash``: on, off) has to be followed across its gaps."""
     images = np.zeros((n, SIZE, SIZE), np.uint8)
     labels = rng.integers(0, 2, n)
     theta = np.linspace(0, 2 * np.pi, 160, endpoint=False)
@@ -114,17 +117,17 @@ def closure(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
             if ys.min() < 1 or xs.min() < 1 or ys.max() > SIZE - 2 or xs.max() > SIZE - 2:
                 continue
             j = int(rng.integers(0, theta.size))
-            offset = rng.uniform(2.0, 4.0) * (-1 if labels[i] else 1)
+            offset = rng.uniform(*gap) * (-1 if labels[i] else 1)
             r = radius[j] + offset
             dy, dx = cy + r * np.sin(theta[j]), cx + r * np.cos(theta[j])
             if 1 <= dy <= SIZE - 3 and 1 <= dx <= SIZE - 3:
                 break
         img = images[i]
-        for y, x in zip(ys, xs):
-            _stamp(img, y, x)
-        arc = _curve(rng, int(rng.integers(6, 12)), 0.25, margin=1)
-        if arc is not None:
-            _draw_curve(img, arc, dash=(1, 0))
+        _draw_curve(img, np.stack([ys, xs], axis=1), dash=dash)
+        for _ in range(arcs):
+            arc = _curve(rng, int(rng.integers(6, 12)), 0.25, margin=1)
+            if arc is not None:
+                _draw_curve(img, arc, dash=(1, 0))
         _stamp(img, dy - 0.5, dx - 0.5, size=2)
     return images, labels.astype(np.int64)
 
@@ -180,6 +183,14 @@ CONTROLS: dict[str, Control] = {c.name: c for c in (
             "inside/outside is a property of the whole outline, not of the dot's surroundings: "
             "only a long reach (large kernels, depth) integrates it",
             ("outside", "inside"), closure),
+    Control("control-closure-hard",
+            "is the dot inside or outside the dashed closed outline, 1–2 px from it, among two "
+            "distractor arcs?",
+            "as control-closure, but the outline must be followed across its gaps and the dot "
+            "sits closer to it: a reach that merely sees the dot's surroundings no longer "
+            "suffices",
+            ("outside", "inside"), functools.partial(closure, gap=(1.0, 2.0), dash=(4, 2),
+                                                     arcs=2)),
     Control("control-samediff",
             "are the two shapes the same or different?",
             "the relation needs both places compared: several nonlinear layers with a wide "
