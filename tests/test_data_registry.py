@@ -15,7 +15,7 @@ MEDMNIST = ["pathmnist", "chestmnist", "dermamnist", "octmnist", "pneumoniamnist
 
 def test_names():
     assert list(REGISTRY) == MEDMNIST + ["digits", "control-pathfinder", "control-closure",
-                                         "control-closure-hard",
+                                         "control-closure-near",
                                          "control-samediff", "control-spacing"]
 
 

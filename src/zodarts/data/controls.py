@@ -183,14 +183,12 @@ CONTROLS: dict[str, Control] = {c.name: c for c in (
             "inside/outside is a property of the whole outline, not of the dot's surroundings: "
             "only a long reach (large kernels, depth) integrates it",
             ("outside", "inside"), closure),
-    Control("control-closure-hard",
-            "is the dot inside or outside the dashed closed outline, 1–2 px from it, among two "
+    Control("control-closure-near",
+            "is the dot inside or outside the closed outline, only 1–2.5 px from it, among two "
             "distractor arcs?",
-            "as control-closure, but the outline must be followed across its gaps and the dot "
-            "sits closer to it: a reach that merely sees the dot's surroundings no longer "
-            "suffices",
-            ("outside", "inside"), functools.partial(closure, gap=(1.0, 2.0), dash=(4, 2),
-                                                     arcs=2)),
+            "as control-closure, but with the dot this close to the outline its surroundings "
+            "look alike on both sides: only following the whole outline tells them apart",
+            ("outside", "inside"), functools.partial(closure, gap=(1.0, 2.5), arcs=2)),
     Control("control-samediff",
             "are the two shapes the same or different?",
             "the relation needs both places compared: several nonlinear layers with a wide "
