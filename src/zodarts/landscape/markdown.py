@@ -248,7 +248,7 @@ def _placed_lines(summary: dict[str, Any]) -> list[str]:
               f"AUC − best-of-{k} |")
     lines = ["## Searched architectures in the landscape", "",
              f"Each retrained with the landscape's seeds and settings (`zodarts landscape-place`)"
-             f": its mean test ACC (t interval, the landscape's pooled seed variance), where it "
+             f": its mean test ACC (t interval, the seed variance of the landscape's architectures of similar means), where it "
              f"falls among the landscape's architecture means (percentile), and its difference "
              f"to random search's expected best-of-{k} picked on validation and trained again "
              "(both sides means of fresh retrainings; t interval); the same for test AUC.", "",

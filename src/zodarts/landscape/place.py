@@ -6,7 +6,8 @@ settings, the same seeds, the landscape's width C. Its mean over those seeds is 
 the landscape's architecture means (its percentile), and set against what random search is
 expected to reach with K candidates picked on validation and retrained (``stats.reference``):
 the same kind of number on both sides, means of fresh retrainings. The intervals are t
-intervals with the landscape's pooled seed variance (``zodarts.stats.selection``).
+intervals with the seed variance of the landscape's architectures of similar means
+(``zodarts.stats.selection.seed_noise``).
 """
 
 from __future__ import annotations
@@ -165,21 +166,20 @@ def read_placed(table: Table) -> list[tuple[dict[str, Any], ArchRows]]:
 
 def _reference(table: Table, metric: str, ks) -> dict[str, Any]:
     """What a placed mean is set against (computed once for every search placed): the
-    architecture means, random search's expected best-of-K picked on validation and retrained,
-    and the pooled seed variance."""
-    from zodarts.stats import reference, seed_noise
+    architecture means (and their seeds), and random search's expected best-of-K picked on
+    validation and retrained."""
+    from zodarts.stats import reference
 
     test = table.groups(metric)
-    sigma2, dof = seed_noise(test)
-    return {"means": [g.mean() for g in test],
-            "best": reference(table.groups(metric.replace("test_", "val_")), test, ks),
-            "sigma2": sigma2, "dof": dof}
+    return {"means": [g.mean() for g in test], "groups": test,
+            "best": reference(table.groups(metric.replace("test_", "val_")), test, ks)}
 
 
 def _point(ref: dict[str, Any], values: np.ndarray) -> dict[str, Any]:
-    from zodarts.stats import percentile_of, placed_mean
+    from zodarts.stats import percentile_of, placed_mean, seed_noise
 
-    mean = placed_mean(values, ref["sigma2"], ref["dof"])
+    # The seed noise of the landscape's architectures whose means are like this one's.
+    mean = placed_mean(values, *seed_noise(ref["groups"], around=float(np.nanmean(values))))
     gaps = {k: mean.minus(best) for k, best in ref["best"].items()}
     return {"mean": mean.value, "mean_interval": [mean.low, mean.high],
             "percentile": percentile_of(mean.value, ref["means"]), "percentile_interval": None,
@@ -194,7 +194,8 @@ def placement(table: Table, rows: ArchRows, metric: str = "test_acc", ks=KS) -> 
     architecture means (where it falls: descriptive, no interval), and its difference to random
     search's expected best-of-K (picked on the matching validation metric, scored on held-out
     seeds), each difference with a 95% t interval: the placed mean's error (the landscape's
-    pooled seed variance over its seeds) and the reference's, independent, added."""
+    seed variance of architectures like it, over its seeds) and the reference's, independent,
+    added."""
     ks = [k for k in ks if k <= len(table.groups(metric))]
     values = rows.values(metric)
     return {**_point(_reference(table, metric, ks), values), "seeds": int(values.size)}

@@ -13,7 +13,8 @@ The intervals are about *this* table's architectures: what picking among them an
 the pick gives, in truth (its architecture's true mean, the mean over infinitely many seeds).
 Given the picks, a held-out score is the picked architectures' true means plus seed residuals
 that played no part in the picking, so its error is a known linear combination of independent
-residuals, with the landscape's pooled seed variance (many degrees of freedom) as their
+residuals, with the seed variance pooled over the landscape's architectures of similar means as
+their
 variance: a t interval, exact under normal, equal seed noise. (A bootstrap over architectures
 cannot do this: it never varies the seeds of the architecture a selection picks, so its upper
 bound could not pass the observed value — coverage 0.77 with one clear winner; resampling both
@@ -192,10 +193,24 @@ def best_of_k_curve(val_groups: Sequence[ArrayLike], test_groups: Sequence[Array
     return out
 
 
-def seed_noise(groups: Sequence[ArrayLike]) -> tuple[float, int]:
+# The architectures whose seed variance speaks for a value: the third of them with the closest
+# means (at least this many). A landscape's seed noise is not the same everywhere: on the
+# closure control the architectures at its ceiling vary by half a point from seed to seed, the
+# ones that half fail by ten, and a variance pooled over all of them made every interval about
+# the top architectures four times too wide.
+LOCAL_SHARE, LOCAL_MIN = 1 / 3, 10
+
+
+def seed_noise(groups: Sequence[ArrayLike], around: float | None = None) -> tuple[float, int]:
     """The pooled within-architecture variance σ²_seed (MSW) and its degrees of freedom, over
-    the architectures with two or more values."""
+    the architectures with two or more values; with ``around``, over those of them whose means
+    are closest to it (a third of them, at least ten): the seed noise of architectures like the
+    ones an estimate is about (homoscedastic tables give the same value with fewer degrees of
+    freedom, so wider t intervals)."""
     data = [g for g in clean_groups(groups) if g.size >= 2]
+    if around is not None and len(data) > LOCAL_MIN:
+        keep = max(LOCAL_MIN, math.ceil(LOCAL_SHARE * len(data)))
+        data = sorted(data, key=lambda g: abs(g.mean() - around))[:keep]
     dof = sum(g.size - 1 for g in data)
     if dof < 1:
         return math.nan, 0
@@ -219,7 +234,6 @@ def reference(val_groups: Sequence[ArrayLike], test_groups: Sequence[ArrayLike],
     if not vals:   # no architecture with a second run to score a pick on
         return {}
     tests = [t for t in clean_pairs(val_groups, test_groups)[1] if t.size >= 2]
-    sigma2, dof = seed_noise(tests)
     table = _BestOfKTable(vals, scores)
     out = {}
     for k in ks:
@@ -228,6 +242,7 @@ def reference(val_groups: Sequence[ArrayLike], test_groups: Sequence[ArrayLike],
             continue
         w = table.keep_probabilities(k)
         value = float(w @ table.run_score)
+        sigma2, dof = seed_noise(tests, around=value)
         coef = []
         for i in range(table.n_archs):
             wi = w[table.run_arch == i]
@@ -288,7 +303,7 @@ def held_out_best(groups: Sequence[ArrayLike], top: float = 0.0,
     keep = max(1, int(np.floor(top * k)))
     picks = _held_out_picks(y, keep)
     value = float(np.mean([y[picks[s], s].mean() for s in range(n)]))
-    sigma2, dof = seed_noise(list(y))
+    sigma2, dof = seed_noise(list(y), around=value)
     split = variance_split(list(y))
     se = max(math.sqrt(sigma2 / (n * keep)),
              _held_out_error_sd(k, n, keep, math.sqrt(split.between), math.sqrt(sigma2)))
@@ -327,7 +342,8 @@ def architecture_quantiles(groups: Sequence[ArrayLike], n_boot: int = N_BOOT, se
 def placed_mean(values: ArrayLike, sigma2: float, dof: int, confidence: float = 0.95
                 ) -> Estimate:
     """The mean of a placed network's retrainings, its standard error from the landscape's
-    pooled seed variance ``sigma2`` (``dof`` degrees of freedom): two or three seeds of its own
+    seed variance ``sigma2`` (``dof`` degrees of freedom; pooled over architectures of similar
+    means, :func:`seed_noise`): two or three seeds of its own
     could not estimate their spread, and a seed moves every architecture of the space alike
     (the variance split's model)."""
     values = np.asarray(values, dtype=float)
