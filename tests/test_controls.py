@@ -9,10 +9,13 @@ from zodarts.data import load_dataset
 from zodarts.data.controls import CONTROLS, SPLIT_SIZES, control_file, generate
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ZODARTS_CACHE", str(tmp_path))
-    return tmp_path
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One cache for the module: the control is generated once (a few seconds)."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ZODARTS_CACHE", str(folder))
+        yield folder
 
 
 @pytest.mark.parametrize("name", sorted(CONTROLS))
@@ -24,27 +27,25 @@ def test_every_generator_is_the_same_from_the_same_seed(name):
     assert set(np.unique(la)) == {0, 1}
 
 
-def test_a_control_has_its_splits_and_chance_at_one_half():
-    arrays = generate(CONTROLS["control-spacing"])
-    for split, n in SPLIT_SIZES.items():
-        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        assert images.shape == (n, 28, 28) and labels.shape == (n, 1)
-        # Labels are fair coin flips: within three standard errors of one half.
-        assert abs(labels.mean() - 0.5) < 3 * np.sqrt(0.25 / n)
-
-
-def test_a_control_is_generated_once_then_read_from_the_cache(cache):
-    path = control_file("control-samediff")
+def test_a_control_is_generated_once_with_its_splits_then_read_from_the_cache(cache):
+    path = control_file("control-closure")
     assert path.parent == cache / "controls"
     stamp = path.stat().st_mtime_ns
-    dataset = load_dataset("control-samediff")
+    dataset = load_dataset("control-closure")
     assert path.stat().st_mtime_ns == stamp
-    assert dataset.name == "control-samediff" and dataset.task == "binary"
-    assert dataset.label_names == ("different", "same") and dataset.image_size == 28
+    assert dataset.name == "control-closure" and dataset.task == "binary"
+    assert dataset.label_names == ("outside", "inside") and dataset.image_size == 28
     assert {k: len(v) for k, v in dataset.splits.items()} == SPLIT_SIZES
+    with np.load(path) as arrays:
+        assert all(np.array_equal(arrays[k], v)
+                   for k, v in generate(CONTROLS["control-closure"]).items())
+    for split, n in SPLIT_SIZES.items():
+        # Labels are fair coin flips: within three standard errors of one half.
+        labels = dataset.splits[split].labels.float()
+        assert abs(labels.mean().item() - 0.5) < 3 * np.sqrt(0.25 / n)
 
 
-@pytest.mark.parametrize("name", ["digits", "control-samediff"])
+@pytest.mark.parametrize("name", ["digits", "control-closure"])
 def test_shuffled_permutes_what_a_network_learns_from_and_keeps_the_truth(cache, name):
     true, shuffled = load_dataset(name), load_dataset(f"{name}:shuffled")
     assert shuffled.name == f"{name}:shuffled"
@@ -61,9 +62,9 @@ def test_shuffled_permutes_what_a_network_learns_from_and_keeps_the_truth(cache,
 def test_a_control_runs_wherever_a_dataset_does(cache, tmp_path):
     from zodarts.cli import main
 
-    assert main(["search", "--dataset", "control-samediff:shuffled", "--preset", "tiny",
+    assert main(["search", "--dataset", "control-closure:shuffled", "--preset", "tiny",
                  "--epochs", "1", "--out", str(tmp_path / "run"), "--quiet"]) == 0
-    assert "control-samediff:shuffled" in (tmp_path / "run/config.yaml").read_text()
+    assert "control-closure:shuffled" in (tmp_path / "run/config.yaml").read_text()
 
 
 # ---- the instrument checked both ways, on every commit ----------------------------------------

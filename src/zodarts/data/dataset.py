@@ -79,7 +79,7 @@ def load_dataset(name_or_path: str | os.PathLike, data_root: str | os.PathLike |
 
     ``name_or_path``: a registry name (``breastmnist``, ``digits``, ...; found along
     ``data_root``, ``$MEDMNIST_ROOT``, ``~/.medmnist``; a control such as
-    ``control-pathfinder`` is generated and cached), a MedMNIST-layout ``.npz`` file, or a
+    ``control-closure`` is generated and cached), a MedMNIST-layout ``.npz`` file, or a
     folder with one sub-folder of images per class. Any of them with ``:shuffled`` appended is
     its negative control: train and val labels permuted (``data.controls.shuffle_labels``). A registry name wins over a same-named
     folder in the working directory; write ``./digits`` to mean the folder.
