@@ -119,15 +119,14 @@ def settings_from_args(args: argparse.Namespace):
     sequential = None
     archs = args.archs
     if args.until_verdict:
-        from zodarts.stats.sequential import ALPHA, LookPlan
+        from zodarts.stats.sequential import ALPHA
         if args.seeds < 2:
             raise ConfigError("--until-verdict needs --seeds 2 or more: the verdict compares "
                               "architectures with seed noise")
-        try:
-            LookPlan(args.round_archs, args.archs)
-        except ValueError as err:
+        if not 2 <= args.round_archs <= args.archs:
             raise ConfigError(f"--round-archs {args.round_archs} with --archs {args.archs}: "
-                              f"{err}") from None
+                              "each round adds 2 or more architectures, and --archs (the most "
+                              "the landscape grows to) is at least one round")
         sequential = {"round_archs": args.round_archs, "max_archs": args.archs,
                       "alpha": ALPHA}
         archs = args.round_archs
