@@ -121,3 +121,28 @@ def test_consistent_chance_level_architectures_are_flat_not_structured():
     v = verdict_of(split, "test_acc", best_auc=(0.49, 0.51))
     assert v.word == FLAT and v.no_skill
     assert verdict_of(split, "test_acc", best_auc=(0.52, 0.58)).word == STRUCTURED
+
+
+def test_the_papers_test_maximum_is_set_beside_the_honest_number(tmp_path):
+    """With each retraining's maximum test ACC over its epochs recorded, the report gives its
+    mean excess over the validation-selected number (a t interval over architectures) and how
+    the two rank the architectures."""
+    import json
+
+    from conftest import fake_landscape
+    from zodarts.landscape.summary import optimism
+    from zodarts.landscape.table import RECORD, read_table
+
+    honest = [[0.80, 0.82], [0.70, 0.74], [0.90, 0.88], [0.60, 0.66]]
+    root = fake_landscape(tmp_path / "land", "breastmnist", honest)
+    excess = [[0.02, 0.01], [0.05, 0.03], [0.00, 0.02], [0.04, 0.04]]
+    for path in sorted(root.glob("archs/*/seed*/" + RECORD)):
+        i, s = int(path.parts[-3][1:]), int(path.parts[-2][4:])
+        record = json.loads(path.read_text())
+        record["test_max_acc"] = honest[i][s] + excess[i][s]
+        path.write_text(json.dumps(record))
+    o = optimism(read_table(root))
+    per_arch = [np.mean(e) for e in excess]
+    assert o["excess"] == pytest.approx(np.mean(per_arch))
+    assert o["excess_interval"][0] < o["excess"] < o["excess_interval"][1]
+    assert o["rank"]["spearman"] == pytest.approx(1.0)
