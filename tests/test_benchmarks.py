@@ -232,3 +232,24 @@ def test_threads_compares_a_search_alone_and_beside_a_busy_process():
     for r in runs:
         assert r["seconds"] > 0 and r["threads"] >= 1 and r["epochs"] == 1
         assert r["omp_wait_policy"] == "PASSIVE"
+
+
+def test_verdict_power_prints_each_design_and_the_rule_errs_rarely():
+    rows = _json_of([ROOT / "benchmarks/verdict_power.py", "--icc", "0,0.07",
+                     "--designs", "10x3,30x5/10", "--reps", "400", "--json"], timeout=120)
+    assert [(r["icc"], r["archs"], r["seeds"], r["round_archs"]) for r in rows] == [
+        (0.0, 10, 3, 10), (0.0, 30, 5, 10), (0.07, 10, 3, 10), (0.07, 30, 5, 10)]
+    for r in rows:
+        assert r["flat"] + r["structured"] + r["undetermined"] == pytest.approx(1.0)
+        assert r["structured"] < 0.03          # below the threshold a "structured" is an error
+    flat = {(r["icc"], r["archs"]): r["flat"] for r in rows}
+    # More retrainings decide more often, and a truly flat space more often than ICC 0.07.
+    assert flat[(0.0, 30)] > flat[(0.0, 10)] and flat[(0.07, 30)] > flat[(0.07, 10)]
+    assert flat[(0.0, 30)] > flat[(0.07, 30)]
+    assert rows[1]["mean_archs"] < 30           # the sequential design stops early
+
+
+def test_verdict_power_refuses_a_design_it_cannot_read():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks/verdict_power.py"),
+                           "--designs", "30by5"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "ARCHSxSEEDS" in proc.stderr
