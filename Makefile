@@ -22,8 +22,10 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/zodarts run
 
+# One worker per core, at most four: the suite's tests run on one thread each (tests/conftest.py),
+# so a second worker halves the time on two cores.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses=4
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
