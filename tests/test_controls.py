@@ -59,6 +59,17 @@ def test_shuffled_permutes_what_a_network_learns_from_and_keeps_the_truth(cache,
     assert torch.equal(again.splits["train"].labels, shuffled.splits["train"].labels)
 
 
+def test_shuffling_twice_is_refused_in_one_line(tmp_path):
+    from zodarts.cli import main
+    from zodarts.errors import DataError
+
+    with pytest.raises(DataError, match=r"shuffled twice.*\(digits:shuffled\)"):
+        load_dataset("digits:shuffled:shuffled")
+    assert main(["search", "--dataset", "digits:shuffled:shuffled", "--preset", "tiny",
+                 "--out", str(tmp_path / "run")]) == 1
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_control_runs_wherever_a_dataset_does(cache, tmp_path):
     from zodarts.cli import main
 

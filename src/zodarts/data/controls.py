@@ -155,10 +155,17 @@ def control_file(name: str) -> Path:
 
 
 def split_variant(name: str) -> tuple[str, bool]:
-    """``NAME:shuffled`` → (NAME, True); any other name → (name, False)."""
-    if name.lower().endswith(SHUFFLED):
-        return name[:-len(SHUFFLED)], True
-    return name, False
+    """``NAME:shuffled`` → (NAME, True); any other name → (name, False). Shuffling twice is
+    refused: a permutation of a permutation is another negative control under a name that
+    hides which."""
+    if not name.lower().endswith(SHUFFLED):
+        return name, False
+    base = name[:-len(SHUFFLED)]
+    if base.lower().endswith(SHUFFLED):
+        from zodarts.errors import DataError
+        raise DataError(f"dataset {name!r} is shuffled twice: write {SHUFFLED!r} once "
+                        f"({split_variant(base)[0]}{SHUFFLED})")
+    return base, True
 
 
 def shuffle_labels(dataset):
