@@ -31,6 +31,7 @@ def folder_lock(folder: str | Path, what: str,
     from zodarts.errors import ConfigError
 
     folder = Path(folder)
+    fresh = not _holds_anything(folder)
     fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -41,6 +42,20 @@ def folder_lock(folder: str | Path, what: str,
                               f"it), then run this again{elsewhere}") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"`{what}` (pid {os.getpid()})".encode())
-        yield
+        try:
+            yield
+        except BaseException:
+            # A command refused before it wrote anything (a bad dataset name, say) leaves no
+            # folder behind that looks like a started run.
+            if fresh and not _holds_anything(folder):
+                with contextlib.suppress(OSError):
+                    (folder / LOCK_FILE).unlink()
+                    folder.rmdir()
+            raise
     finally:
         os.close(fd)
+
+
+def _holds_anything(folder: Path) -> bool:
+    """Whether ``folder`` holds anything besides its lock file."""
+    return any(p.name != LOCK_FILE for p in folder.iterdir())
