@@ -146,3 +146,21 @@ def test_the_papers_test_maximum_is_set_beside_the_honest_number(tmp_path):
     assert o["excess"] == pytest.approx(np.mean(per_arch))
     assert o["excess_interval"][0] < o["excess"] < o["excess_interval"][1]
     assert o["rank"]["spearman"] == pytest.approx(1.0)
+
+
+def test_the_structured_verdict_tells_a_methods_ablations_apart_by_their_searches():
+    from zodarts.landscape.verdict import verdict_lines
+
+    def group(method, placed, mean):
+        return {"method": method, "placed": placed,
+                "test_acc": {"mean": mean, "minus_best_of_k": {"10": mean - 0.97}}}
+
+    summary = {"verdict": {"word": STRUCTURED, "metric": "test_acc", "icc": 0.7, "low": 0.5,
+                           "high": 0.8, "confidence": 0.95, "threshold": 0.3, "archs": 60,
+                           "seeds": 2.0},
+               "by_method": [group("darts-2nd", ["d2-s0", "d2-s1"], 0.951),
+                             group("zo-darts++", ["zo-s0", "zo-s1"], 0.972),
+                             group("zo-darts++", ["zo-nosize-s0"], 0.948)]}
+    text = verdict_lines(summary)[0]
+    assert "darts-2nd 0.951 (-1.9 points" in text
+    assert "zo-darts++ (zo-s0, zo-s1) 0.972" in text and "zo-darts++ (zo-nosize-s0) 0.948" in text

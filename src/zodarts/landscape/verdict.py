@@ -87,10 +87,15 @@ def verdict_lines(summary: dict[str, Any], folder: str = "DIR") -> list[str]:
         placed = [g for g in summary.get("by_method") or [] if g.get(v["metric"])]
         if placed:
             parts = []
+            methods = [g["method"] for g in placed]
             for g in placed:
                 m = g[v["metric"]]
                 gap = m["minus_best_of_k"].get("10", m["minus_best_of_k"].get(10))
-                parts.append(f"{g['method']} {m['mean']:.3f}"
+                # A method placed under several settings (its ablations) is told apart by its
+                # searches' names, not by a settings hash.
+                name = (g["method"] if methods.count(g["method"]) == 1 or not g.get("placed")
+                        else f"{g['method']} ({', '.join(g['placed'])})")
+                parts.append(f"{name} {m['mean']:.3f}"
                              + ("" if gap is None else f" ({_points(gap)} points against "
                                 "random search's best of 10)"))
             lines[0] += " Placed searches (mean over their searches): " + "; ".join(parts) + "."
