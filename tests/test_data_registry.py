@@ -14,7 +14,7 @@ MEDMNIST = ["pathmnist", "chestmnist", "dermamnist", "octmnist", "pneumoniamnist
 
 
 def test_names():
-    assert list(REGISTRY) == MEDMNIST + ["digits", "control-closure"]
+    assert list(REGISTRY) == MEDMNIST + ["digits", "control-closure", "control-closure-tight"]
 
 
 @pytest.mark.parametrize("name", MEDMNIST)

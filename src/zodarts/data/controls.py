@@ -8,10 +8,12 @@ control is generated deterministically from its seed at 28×28 (grey), with MedM
 sizes, in seconds, and cached as a MedMNIST-layout .npz (``$ZODARTS_CACHE``, else
 ``~/.cache/zodarts``), so every command takes it by name.
 
-Only candidates the landscape accepted are shipped: five were piloted (docs/results.md,
-"Controls"), and the closure task was the one whose landscape says structured; a long-range
-path, a same/different relation, a noisy spacing and two harder closures were flat there (at
-chance or at the ceiling) and are described, not shipped.
+Only candidates the landscape accepted are shipped (docs/results.md, "Controls"): the closure
+task, whose landscape says structured but puts most architectures on one plateau near its
+ceiling, and its tighter twin (the dot nearer the outline), whose pilot spread the same
+architectures from chance to solved. A long-range path, a same/different relation, a noisy
+spacing and two harder closures were flat in their pilots (at chance or at the ceiling) and
+are described, not shipped.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import hashlib
 import io
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -74,9 +77,11 @@ def _draw_curve(img: np.ndarray, points: np.ndarray) -> None:
 
 # ---- the tasks ----------------------------------------------------------------------------
 
-def closure(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """A dot inside (1) or outside (0) a random closed outline, 2–4 px from it either way, beside
-    an open distractor arc: local contrast is the same, the answer needs the whole outline."""
+def closure(rng: np.random.Generator, n: int, near: float = 2.0,
+            far: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
+    """A dot inside (1) or outside (0) a random closed outline, ``near``–``far`` px from it either
+    way, beside an open distractor arc: local contrast is the same, the answer needs the whole
+    outline. The nearer the dot, the less a blurred or coarse view of the image can tell."""
     images = np.zeros((n, SIZE, SIZE), np.uint8)
     labels = rng.integers(0, 2, n)
     theta = np.linspace(0, 2 * np.pi, 160, endpoint=False)
@@ -91,7 +96,7 @@ def closure(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
             if ys.min() < 1 or xs.min() < 1 or ys.max() > SIZE - 2 or xs.max() > SIZE - 2:
                 continue
             j = int(rng.integers(0, theta.size))
-            offset = rng.uniform(2.0, 4.0) * (-1 if labels[i] else 1)
+            offset = rng.uniform(near, far) * (-1 if labels[i] else 1)
             r = radius[j] + offset
             dy, dx = cy + r * np.sin(theta[j]), cx + r * np.cos(theta[j])
             if 1 <= dy <= SIZE - 3 and 1 <= dx <= SIZE - 3:
@@ -112,6 +117,12 @@ CONTROLS: dict[str, Control] = {c.name: c for c in (
             "only a long reach (large kernels, depth) integrates it, and a first stage that "
             "average-pools blurs the 1-px outline away before anything can follow it",
             ("outside", "inside"), closure),
+    Control("control-closure-tight",
+            "is the dot (1.5–3 px from the outline) inside or outside it?",
+            "as control-closure, with the dot nearer the outline: a network must keep the 1-px "
+            "gap between them through its first layers and still reach the whole outline, so "
+            "the architectures spread over the whole range from chance to solved",
+            ("outside", "inside"), partial(closure, near=1.5, far=3.0)),
 )}
 
 
