@@ -164,3 +164,18 @@ def test_the_structured_verdict_tells_a_methods_ablations_apart_by_their_searche
     text = verdict_lines(summary)[0]
     assert "darts-2nd 0.951 (-1.9 points" in text
     assert "zo-darts++ (zo-s0, zo-s1) 0.972" in text and "zo-darts++ (zo-nosize-s0) 0.948" in text
+
+
+def test_the_structured_verdict_says_how_far_the_best_stays_above_the_median():
+    """The room a search has to win: the best architecture on a fresh seed against the median."""
+    from zodarts.landscape.verdict import verdict_lines
+
+    summary = {"verdict": {"word": STRUCTURED, "metric": "test_acc", "icc": 0.7, "low": 0.5,
+                           "high": 0.8, "confidence": 0.95, "threshold": 0.3, "archs": 60,
+                           "seeds": 2.0},
+               "held_out": {"test_acc": {"best": {"value": 0.95, "low": 0.93, "high": 0.97}}},
+               "architectures": {"test_acc": {"median": {"value": 0.88}}}}
+    assert ("reaches 0.950 [0.930, 0.970] when trained again, +7.0 points from the median "
+            "architecture's 0.880.") in verdict_lines(summary)[0]
+    del summary["architectures"]
+    assert "when trained again." in verdict_lines(summary)[0]

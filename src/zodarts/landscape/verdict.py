@@ -81,9 +81,16 @@ def verdict_lines(summary: dict[str, Any], folder: str = "DIR") -> list[str]:
                  f"bound is at or above {_pct(v['threshold'])}).{spread}{picking}"]
         held = (summary.get("held_out") or {}).get(v["metric"], {}).get("best")
         if held:
+            median = ((summary.get("architectures") or {}).get(v["metric"], {})
+                      .get("median") or {}).get("value")
+            # How far above the typical architecture the best one stays on a fresh seed: the
+            # room a search has to win, and what a positive control must leave it.
+            room = ("" if median is None else
+                    f", {_points(held['value'] - median)} points from the median "
+                    f"architecture's {median:.3f}")
             lines[0] += (f" The architecture that looks best on its seeds reaches "
                          f"{held['value']:.3f} [{held['low']:.3f}, {held['high']:.3f}] when "
-                         "trained again.")
+                         f"trained again{room}.")
         placed = [g for g in summary.get("by_method") or [] if g.get(v["metric"])]
         if placed:
             parts = []
