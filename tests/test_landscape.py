@@ -142,6 +142,14 @@ def test_placing_a_search_retrains_it_with_the_landscapes_seeds(tiny_landscape, 
     assert 0 <= acc["percentile"] <= 100 and acc["percentile_interval"] is None
     assert "## Searched architectures in the landscape" in \
         (root / "report" / "landscape.md").read_text()
+    # The report computes the placements again from the placed retrainings: placement.json
+    # is what the code that placed last computed, and may be stale.
+    stale = [{**placed[0], "test_acc": {**acc, "mean": 0.123}}]
+    (root / "placed" / "placement.json").write_text(json.dumps(stale))
+    assert main(["landscape-report", str(root)]) == 0
+    summary = json.loads((root / "report" / "summary.json").read_text())
+    assert summary["placed"][0]["test_acc"]["mean"] == pytest.approx(acc["mean"])
+    assert summary["by_method"][0]["placed"] == ["search"]
     # Placing again retrains nothing.
     stamps = {p: p.stat().st_mtime_ns for p in (root / "placed").rglob("record.json")}
     assert main(["landscape-place", str(root), str(tiny_landscape / "search"), "--num-cpus",

@@ -256,6 +256,19 @@ def network_of(source: dict[str, Any]) -> str:
 def write_placements(table: Table, ks=KS) -> Path | None:
     """placement.json: every placed genotype's numbers (test ACC and test AUC); by_method.json:
     the same per method (and budget, kind of network and settings) over its searches."""
+    computed = placements(table, ks)
+    if computed is None:
+        return None
+    result, by_method = computed
+    path = table.root / PLACED / PLACEMENT
+    atomic_write_text(path, json.dumps(result, indent=1) + "\n")
+    atomic_write_text(table.root / PLACED / METHODS, json.dumps(by_method, indent=1) + "\n")
+    return path
+
+
+def placements(table: Table, ks=KS) -> tuple[list[dict], list[dict]] | None:
+    """Every placed genotype's numbers and every method's, computed from the placed
+    retrainings now (None where nothing is placed)."""
     placed = read_placed(table)
     if not placed:
         return None
@@ -265,8 +278,6 @@ def write_placements(table: Table, ks=KS) -> Path | None:
                "deeper_than_the_space": source.get("deeper_than_the_space", False),
                "test_acc": placement(table, rows, "test_acc", ks),
                "test_auc": placement(table, rows, "test_auc", ks)} for source, rows in placed]
-    path = table.root / PLACED / PLACEMENT
-    atomic_write_text(path, json.dumps(result, indent=1) + "\n")
     groups: dict[tuple[str, str, str, str], dict[str, list]] = {}
     for source, rows in placed:
         key = method_key(source)
@@ -285,5 +296,4 @@ def write_placements(table: Table, ks=KS) -> Path | None:
             "placed": [label for networks in runs.values() for label, _ in networks],
             "test_acc": method_placement(table, searches, "test_acc", ks),
             "test_auc": method_placement(table, searches, "test_auc", ks)})
-    atomic_write_text(table.root / PLACED / METHODS, json.dumps(by_method, indent=1) + "\n")
-    return path
+    return result, by_method

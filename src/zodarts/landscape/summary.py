@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from zodarts import stats
-from zodarts.landscape.place import METHODS, PLACEMENT
+from zodarts.landscape.place import PLACEMENT
 from zodarts.landscape.table import LOOKS, PLACED, SUPERNET, Table, proxy_names, read_json
 from zodarts.stats.verdict import primary_metric, verdict_of
 
@@ -234,10 +234,17 @@ def summarise(table: Table, compare: list[Table] = ()) -> dict[str, Any]:
     if len(archs) >= 3:
         summary["correlations"] = correlations(table)
     summary["features"] = features(table, summary["primary"])
-    placement = read_json(table.root / PLACED / PLACEMENT)
-    if placement:
-        summary["placed"] = placement
-        summary["by_method"] = read_json(table.root / PLACED / METHODS) or []
+    written = read_json(table.root / PLACED / PLACEMENT)
+    if written:
+        # Computed again, not read back: placement.json holds what the code that placed last
+        # computed (an older version's intervals, fewer architectures than the table has now),
+        # and the report must say what the table gives today. The K's placed against are kept.
+        from zodarts.landscape.place import placements
+
+        ks = sorted({int(k) for p in written for k in p["test_acc"]["best_of_k"]} | set(KS))
+        computed = placements(table, ks)
+        if computed is not None:   # through JSON, as placement.json gives it: K's as strings
+            summary["placed"], summary["by_method"] = json.loads(json.dumps(computed))
     if dataset is not None:
         from zodarts.landscape.compute import what_compute_buys
         from zodarts.landscape.place import read_placed
