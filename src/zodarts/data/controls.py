@@ -10,8 +10,9 @@ sizes, in seconds, and cached as a MedMNIST-layout .npz (``$ZODARTS_CACHE``, els
 
 Only candidates the landscape accepted are shipped (docs/results.md, "Controls"): the closure
 task, whose landscape says structured but puts most architectures on one plateau near its
-ceiling, and its tighter twin (the dot nearer the outline), whose pilot spread the same
-architectures from chance to solved. A long-range path, a same/different relation, a noisy
+ceiling, and its tighter twin (the dot nearer the outline), whose 15-epoch landscape spreads
+them from chance to solved; at 40 epochs most reach the plateau again, so what it shows is
+how fast an architecture learns the task. A long-range path, a same/different relation, a noisy
 spacing and two harder closures were flat in their pilots (at chance or at the ceiling) and
 are described, not shipped.
 """
@@ -120,8 +121,9 @@ CONTROLS: dict[str, Control] = {c.name: c for c in (
     Control("control-closure-tight",
             "is the dot (1.5–3 px from the outline) inside or outside it?",
             "as control-closure, with the dot nearer the outline: a network must keep the 1-px "
-            "gap between them through its first layers and still reach the whole outline, so "
-            "the architectures spread over the whole range from chance to solved",
+            "gap between them through its first layers and still reach the whole outline; at a "
+            "15-epoch retraining the architectures spread from chance to solved (how fast they "
+            "learn it), at 40 most reach the same plateau",
             ("outside", "inside"), partial(closure, near=1.5, far=3.0)),
 )}
 
