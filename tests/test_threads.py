@@ -13,14 +13,20 @@ from zodarts.utils import threads
 def test_openmp_threads_sleep_while_they_wait_unless_the_user_chose(monkeypatch):
     """Set before torch loads OpenMP: importing zodarts first is enough (a fresh interpreter,
     where torch is not loaded yet)."""
-    code = "import zodarts, os; print(os.environ.get('OMP_WAIT_POLICY'))"
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    code = ("import zodarts, os; print(os.environ.get('OMP_WAIT_POLICY'), "
+            "os.environ.get('GOMP_SPINCOUNT'))")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert out.stdout.strip() == "PASSIVE", out.stderr
+    assert out.stdout.split() == ["PASSIVE", threads.SPINCOUNT], out.stderr
+    # The user's spin count is kept; a policy of theirs leaves the spin to OpenMP's default.
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**env, "GOMP_SPINCOUNT": "7"})
+    assert out.stdout.split() == ["PASSIVE", "7"], out.stderr
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
     monkeypatch.delitem(sys.modules, "torch")
     threads.prefer_passive_waiting()
-    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE" and "GOMP_SPINCOUNT" not in os.environ
 
 
 @pytest.mark.parametrize("v2,v1,cpus", [

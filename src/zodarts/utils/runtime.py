@@ -72,6 +72,7 @@ def environment(device: torch.device | str | None = None) -> dict:
             "numpy": np.__version__, "platform": platform.platform(),
             "threads": torch.get_num_threads(),
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
             "cuda": torch.version.cuda if torch.cuda.is_available() else None,
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     try:

@@ -29,11 +29,24 @@ CGROUP_V1 = (Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
              Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
 
 
+# GNU OpenMP's spins before a waiting thread sleeps (libgomp counts about 100 a microsecond):
+# long enough to catch a partner that is running, far shorter than a time slice of one that is
+# not; its own default, 300,000, spins through whole time slices. Measured on two idle cores
+# (benchmarks/threads.py, quick search, 8 α steps, 2 threads): 13.9 s with 1,000 spins against
+# 27.5 s sleeping at once, and beside one busy process 43.2 s against 42.9 s.
+SPINCOUNT = "1000"
+
+
 def prefer_passive_waiting() -> None:
-    """Make OpenMP's idle threads sleep rather than spin, unless the user chose a policy. Only
-    effective before torch (and with it OpenMP) is loaded: the package calls it on import."""
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    """Make OpenMP's idle threads sleep rather than spin through time slices, unless the user
+    chose: PASSIVE (LLVM's and Intel's runtimes sleep at once) and, for GNU OpenMP (torch's
+    Linux wheels), a brief spin first, which a sleep-at-once policy makes tiny networks pay
+    for at every operation on idle cores. Only effective before torch (and with it OpenMP) is
+    loaded: the package calls it on import."""
+    if "torch" in sys.modules or "OMP_WAIT_POLICY" in os.environ:
+        return
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    os.environ.setdefault("GOMP_SPINCOUNT", SPINCOUNT)
 
 
 def cgroup_cpus(v2: Path = CGROUP_V2, v1: tuple[Path, Path] = CGROUP_V1) -> float | None:
