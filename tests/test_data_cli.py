@@ -21,10 +21,10 @@ def test_datasets_json(capsys, isolated_roots, tmp_path):
     make_npz(tmp_path / "breastmnist.npz")
     code, out, _ = run_cli(capsys, "datasets", "--json", "--data-root", str(tmp_path))
     rows = {row["name"]: row for row in json.loads(out)}
-    assert code == 0 and len(rows) == 15 and "digits" in rows
+    assert code == 0 and len(rows) == 16 and "digits" in rows
     closure = rows["control-closure"]
     assert closure["chance"] == 0.5 and "inside or outside" in closure["tests"]
-    assert rows["control-closure-tight"]["chance"] == 0.5
+    assert rows["control-closure-tight"]["chance"] == rows["control-closure-nearer"]["chance"] == 0.5
     breast = rows["breastmnist"]
     assert breast["task"] == "binary" and breast["channels"] == 1 and breast["classes"] == 2
     assert breast["splits"] == {"train": 546, "val": 78, "test": 156}
@@ -52,7 +52,7 @@ def test_datasets_table(capsys, isolated_roots):
     code, out, _ = run_cli(capsys, "datasets")
     lines = out.splitlines()
     assert code == 0 and lines[0].split()[:2] == ["name", "task"]
-    assert sum(line.split()[0] in REGISTRY for line in lines if line.strip()) == 15
+    assert sum(line.split()[0] in REGISTRY for line in lines if line.strip()) == 16
     assert any(line.strip().startswith("control-closure: is the dot") for line in lines)
     assert any(":shuffled" in line for line in lines)
 

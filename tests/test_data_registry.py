@@ -14,7 +14,8 @@ MEDMNIST = ["pathmnist", "chestmnist", "dermamnist", "octmnist", "pneumoniamnist
 
 
 def test_names():
-    assert list(REGISTRY) == MEDMNIST + ["digits", "control-closure", "control-closure-tight"]
+    assert list(REGISTRY) == MEDMNIST + ["digits", "control-closure", "control-closure-tight",
+                                         "control-closure-nearer"]
 
 
 @pytest.mark.parametrize("name", MEDMNIST)
