@@ -24,7 +24,8 @@ def test_datasets_json(capsys, isolated_roots, tmp_path):
     assert code == 0 and len(rows) == 16 and "digits" in rows
     closure = rows["control-closure"]
     assert closure["chance"] == 0.5 and "inside or outside" in closure["tests"]
-    assert rows["control-closure-tight"]["chance"] == rows["control-closure-nearer"]["chance"] == 0.5
+    assert all(rows[name]["chance"] == 0.5
+               for name in ("control-closure-tight", "control-closure-nearer"))
     breast = rows["breastmnist"]
     assert breast["task"] == "binary" and breast["channels"] == 1 and breast["classes"] == 2
     assert breast["splits"] == {"train": 546, "val": 78, "test": 156}
